@@ -1,0 +1,382 @@
+"""Concentrations from an assay export: curves per plate x analyte, flags, CIs.
+
+:func:`quantify` takes an :class:`~msclab.io.assay_export.AssayExport` (or its
+tidy table), fits one standard curve per plate x analyte
+(:func:`~msclab.assay.qc.calibrate`), back-calculates every well, multiplies
+by the well's dilution factor and flags every value. Values are never
+clamped: a value below the LLOQ keeps its back-calculated number (or NaN when
+the signal lies beyond the curve's asymptote) and carries a flag.
+
+Flags (names of :data:`msclab.readouts.FLAG_LEVELS`), first match wins:
+
+``fit_failed``
+    no curve, or the curve failed ICH M10 acceptance (the value is kept for
+    inspection);
+``masked``
+    a standard excluded from the fit (outlier, hook, user);
+``not_measured``
+    no signal;
+``saturated``
+    signal beyond the curve's high-concentration plateau, or above the top
+    usable standard of a curve with a hook effect;
+``<LLOQ`` / ``>ULOQ``
+    below the LLOQ / above the ULOQ but inside the standards' concentration
+    span, or not calculable below the curve;
+``extrapolated``
+    calculable but beyond the lowest or highest standard (``range`` says
+    which side);
+``high_cv``
+    in range, but the replicate wells' CV exceeds 20 % (ICH M10 (2022)
+    section 4.2.4);
+``ok``
+    in range.
+
+Confidence intervals use the delta method on log concentration: the
+variance of ``ln x`` combines the curve parameters' covariance and the
+well's own measurement noise (residual variance under the fit's weighting),
+both divided by the squared slope of the curve at that point; the interval
+uses Student's t with the fit's residual degrees of freedom and is
+exponentiated (so it is asymmetric and positive).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+from ..errors import MsclabError
+from ..io.assay_export import REQUIRED_COLUMNS, AssayExport
+from ..readouts import FLAG_LEVELS, flag_code
+from .curves import CurveFit, inverse_logistic, logistic_jacobian, logistic_slope
+from .qc import CV_LIMIT, LOD_K, Calibration, calibrate
+
+#: Flags of values that are usable as they are.
+IN_RANGE_FLAGS = ("ok", "high_cv")
+#: Which flag describes a sample best when its wells disagree (most severe first).
+FLAG_PRIORITY = ("fit_failed", "saturated", ">ULOQ", "<LLOQ", "extrapolated", "high_cv", "masked", "not_measured", "ok")
+
+
+def back_calculate(
+    fit: CurveFit, signal: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concentrations for ``signal`` with delta-method confidence intervals.
+
+    Parameters
+    ----------
+    fit
+        A fitted curve.
+    signal
+        Responses of single wells.
+    confidence
+        Two-sided confidence level.
+
+    Returns
+    -------
+    concentration, ci_low, ci_high
+        NaN where the signal lies beyond the curve's asymptotes.
+    """
+    y = np.asarray(signal, dtype=float)
+    nan = np.full(y.shape, np.nan)
+    if not fit.ok or y.size == 0:
+        return nan, nan.copy(), nan.copy()
+    t = inverse_logistic(y, fit.params)
+    ok = np.isfinite(t)
+    lo, hi = nan.copy(), nan.copy()
+    if ok.any() and fit.dof > 0 and np.all(np.isfinite(fit.covariance)):
+        jac = logistic_jacobian(t[ok], fit.params)[:, : fit.n_free]
+        var_params = np.einsum("ij,jk,ik->i", jac, fit.covariance, jac)
+        var_noise = fit.sigma**2 / fit.weights(y[ok])
+        slope = logistic_slope(t[ok], fit.params)
+        se = np.sqrt((var_params + var_noise) / slope**2)
+        q = stats.t.ppf(0.5 + confidence / 2.0, fit.dof)
+        lo[ok], hi[ok] = np.exp(t[ok] - q * se), np.exp(t[ok] + q * se)
+    return np.exp(t), lo, hi
+
+
+def _flag(cal: Calibration, y: float, c: float, masked: bool) -> tuple[str, str, str]:
+    """Flag, reason and range side ('<', '>', '') of one in-well value."""
+    fit = cal.fit
+    if not fit.ok:
+        return "fit_failed", fit.reason, ""
+    if masked:
+        return "masked", "standard excluded from the fit", ""
+    if not np.isfinite(y):
+        return "not_measured", "no signal", ""
+    low_std, high_std = cal.standard_range
+    toward_high = (y - fit.params[0]) * (fit.params[1] - fit.params[0]) > 0
+    if not np.isfinite(c):
+        if toward_high:
+            return "saturated", "signal beyond the curve's high-concentration plateau", ">"
+        return "<LLOQ", "signal beyond the curve's zero-concentration asymptote", "<"
+    if cal.hook and c > high_std:
+        return "saturated", "above the top usable standard of a curve with a hook effect", ">"
+    if not cal.accepted:
+        return "fit_failed", f"curve not accepted: {cal.reason}", ""
+    if c < cal.lloq:
+        if c < low_std:
+            return "extrapolated", "below the lowest standard", "<"
+        return "<LLOQ", "below the LLOQ", "<"
+    if c > cal.uloq:
+        if c > high_std:
+            return "extrapolated", "above the highest standard", ">"
+        return ">ULOQ", "above the ULOQ", ">"
+    return "ok", "", ""
+
+
+@dataclass
+class AssayResult:
+    """Everything :func:`quantify` computed.
+
+    Attributes
+    ----------
+    wells
+        One row per plate x well x analyte: the export's columns plus
+        ``concentration_in_well, concentration, ci_low, ci_high, unit, flag,
+        flag_reason, range, recovery_pct, replicate_n, replicate_mean,
+        replicate_sd, replicate_cv``. ``concentration`` and the CI are
+        multiplied by ``dilution``.
+    curves
+        One row per plate x analyte (the ``curves.csv`` contract).
+    masks
+        Every masked standard well with its reason.
+    calibrations
+        The :class:`~msclab.assay.qc.Calibration` per ``(plate, analyte)``.
+    settings
+        The parameters used.
+    """
+
+    wells: pd.DataFrame
+    curves: pd.DataFrame
+    masks: pd.DataFrame
+    calibrations: dict[tuple[str, str], Calibration] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+
+    def to_dataset(self) -> xr.Dataset:
+        """The wells as an xarray Dataset with dims ``plate x well x analyte``.
+
+        Variables: ``signal, concentration, concentration_in_well, ci_low,
+        ci_high, dilution`` (float) and ``flag`` (int8 codes; names in
+        ``attrs['flag_meanings']``, as in :data:`msclab.readouts.FLAG_LEVELS`).
+        ``sample_id`` and ``sample_type`` are ``plate x well`` coordinates.
+        """
+        table = self.wells.assign(flag=[flag_code(f) for f in self.wells["flag"]])
+        cols = ["signal", "concentration", "concentration_in_well", "ci_low", "ci_high", "dilution", "flag"]
+        ds = table.set_index(["plate", "well", "analyte"])[cols].to_xarray()
+        ds["flag"] = ds["flag"].fillna(flag_code("not_measured")).astype(np.int8)
+        ds["flag"].attrs.update(flag_values=list(range(len(FLAG_LEVELS))), flag_meanings=" ".join(FLAG_LEVELS))
+        ids = self.wells.drop_duplicates(["plate", "well"]).set_index(["plate", "well"])
+        for name in ("sample_id", "sample_type"):
+            if name in ids:
+                ds = ds.assign_coords({name: ids[name].astype(str).to_xarray()})
+        ds.attrs.update({k: str(v) for k, v in self.settings.items()})
+        return ds
+
+    def readout_records(self, sample_types: tuple[str, ...] = ("unknown",)) -> pd.DataFrame:
+        """One concentration record per sample x analyte for :func:`msclab.readouts.build_readouts`.
+
+        Wells of a sample (replicates, dilutions, plates) are combined: the
+        mean neat concentration of its in-range wells (flag ``high_cv`` when
+        their CV exceeds the limit), else the mean of the wells carrying the
+        sample's most common flag (ties: most severe) with that flag.
+        """
+        wells = self.wells[self.wells["sample_type"].isin(sample_types)]
+        cv_limit = float(self.settings.get("cv_limit", CV_LIMIT))
+        records = []
+        for (sample_id, analyte), grp in wells.groupby(["sample_id", "analyte"], sort=True):
+            usable = grp[grp["flag"].isin(IN_RANGE_FLAGS)]
+            if len(usable):
+                values = usable["concentration"].to_numpy(dtype=float)
+                cv = _cv(values)
+                flag = "high_cv" if (np.isfinite(cv) and cv > cv_limit) or (usable["flag"] == "high_cv").all() else "ok"
+            else:
+                counts = grp["flag"].value_counts()
+                top = counts[counts == counts.max()].index
+                flag = min(top, key=FLAG_PRIORITY.index)
+                values = grp.loc[grp["flag"] == flag, "concentration"].to_numpy(dtype=float)
+            finite = values[np.isfinite(values)]
+            records.append({
+                "sample_id": sample_id,
+                "readout": f"assay:{analyte}:concentration",
+                "value": float(finite.mean()) if finite.size else np.nan,
+                "kind": "concentration",
+                "unit": grp["unit"].iloc[0],
+                "flag": flag,
+                "analyte": analyte,
+                "statistic": "concentration",
+            })
+        return pd.DataFrame(records, columns=["sample_id", "readout", "value", "kind", "unit", "flag", "analyte", "statistic"])
+
+
+def _cv(values: np.ndarray) -> float:
+    """Coefficient of variation in percent (NaN for fewer than two finite values)."""
+    v = values[np.isfinite(values)]
+    if v.size < 2 or v.mean() == 0:
+        return float("nan")
+    return float(100.0 * v.std(ddof=1) / abs(v.mean()))
+
+
+def _units(export: AssayExport, table: pd.DataFrame, unit: str | None) -> pd.Series:
+    """Unit per row: explicit ``unit``, a ``unit`` column, metadata units per analyte, or ''."""
+    if unit is not None:
+        return pd.Series(unit, index=table.index)
+    if "unit" in table:
+        return table["unit"].fillna("").astype(str)
+    units = export.metadata.get("units", export.metadata.get("unit", ""))
+    if isinstance(units, dict):
+        return table["analyte"].map(lambda a: str(units.get(a, "")))
+    return pd.Series(str(units), index=table.index)
+
+
+def _prepare(export: AssayExport | pd.DataFrame) -> tuple[AssayExport, pd.DataFrame]:
+    if isinstance(export, pd.DataFrame):
+        export = AssayExport(table=export, path=None, format="table")  # type: ignore[arg-type]
+    table = export.table.reset_index(drop=True)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table]
+    if missing:
+        raise MsclabError(f"the assay table lacks the columns {missing}", file=export.path)
+    defaults = {"sample_type": "unknown", "sample_id": "", "level": "", "expected_concentration": np.nan, "dilution": 1.0}
+    for name, value in defaults.items():
+        if name not in table:
+            table[name] = value
+    table["plate"] = table["plate"].astype(str)
+    table["signal"] = pd.to_numeric(table["signal"], errors="coerce")
+    table["expected_concentration"] = pd.to_numeric(table["expected_concentration"], errors="coerce")
+    table["dilution"] = pd.to_numeric(table["dilution"], errors="coerce").fillna(1.0)
+    table["sample_type"] = table["sample_type"].fillna("unknown").astype(str)
+    table["sample_id"] = table["sample_id"].fillna("").astype(str)
+    if not (table["sample_type"] == "standard").any():
+        raise MsclabError(
+            "the export has no standard wells, so no standard curve can be fitted",
+            file=export.path,
+            hint="Give a plate layout (--layout) that marks the standards and their concentrations.",
+        )
+    return export, table
+
+
+def quantify(
+    export: AssayExport | pd.DataFrame,
+    model: str = "5pl",
+    weighting: str = "1/y^2",
+    *,
+    weight_floor: float | None = None,
+    mask_outliers: bool = True,
+    masked_wells: set[tuple[str, str]] | None = None,
+    lod_k: float = LOD_K,
+    cv_limit: float = CV_LIMIT,
+    confidence: float = 0.95,
+    unit: str | None = None,
+) -> AssayResult:
+    """Fit standard curves and back-calculate every well of an assay export.
+
+    Parameters
+    ----------
+    export
+        An :class:`~msclab.io.assay_export.AssayExport` or its tidy table.
+        Standards are rows with ``sample_type == "standard"`` and a positive
+        ``expected_concentration`` (in-well); blanks (``"blank"``) give the LOD.
+    model, weighting, weight_floor
+        See :func:`~msclab.assay.curves.fit_curve`.
+    mask_outliers
+        Mask outlier standards (see :func:`~msclab.assay.qc.calibrate`).
+    masked_wells
+        ``(plate, well)`` pairs of standards to exclude from the start.
+    lod_k
+        Blank SDs for the limit of detection.
+    cv_limit
+        Replicate CV (%) above which in-range wells are flagged ``high_cv``.
+    confidence
+        Level of the concentration confidence intervals.
+    unit
+        Concentration unit; by default from the export.
+
+    Returns
+    -------
+    AssayResult
+    """
+    export, table = _prepare(export)
+    table["unit"] = _units(export, table, unit)
+    masked_wells = masked_wells or set()
+    out_cols = {k: np.nan for k in ("concentration_in_well", "concentration", "ci_low", "ci_high", "recovery_pct")}
+    table = table.assign(**out_cols, flag="", flag_reason="", range="")
+    calibrations: dict[tuple[str, str], Calibration] = {}
+    curve_rows, mask_rows = [], []
+    for (plate, analyte), idx in table.groupby(["plate", "analyte"], sort=False).groups.items():
+        grp = table.loc[idx]
+        is_std = (grp["sample_type"] == "standard").to_numpy()
+        standards = grp.loc[is_std, ["well", "level", "expected_concentration", "signal"]].copy()
+        standards["masked"] = [(plate, w) in masked_wells for w in standards["well"]]
+        blanks = grp.loc[grp["sample_type"] == "blank", "signal"].to_numpy(dtype=float)
+        cal = calibrate(standards, model, weighting, weight_floor=weight_floor,
+                        mask_outliers=mask_outliers, blank_signals=blanks, lod_k=lod_k)
+        calibrations[(plate, analyte)] = cal
+        conc, lo, hi = back_calculate(cal.fit, grp["signal"].to_numpy(dtype=float), confidence)
+        masked_now = set(cal.standards.loc[cal.standards["masked"], "well"]) if cal.fit.ok else set()
+        flags = [
+            _flag(cal, y, c, std and w in masked_now)
+            for y, c, std, w in zip(grp["signal"], conc, is_std, grp["well"])
+        ]
+        dil = grp["dilution"].to_numpy(dtype=float)
+        table.loc[idx, "concentration_in_well"] = conc
+        table.loc[idx, "concentration"] = conc * dil
+        table.loc[idx, "ci_low"] = lo * dil
+        table.loc[idx, "ci_high"] = hi * dil
+        table.loc[idx, ["flag", "flag_reason", "range"]] = flags
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table.loc[idx, "recovery_pct"] = np.where(is_std, 100.0 * conc / grp["expected_concentration"], np.nan)
+        curve_rows.append(_curve_row(plate, analyte, cal, grp["unit"].iloc[0]))
+        mask_rows += [{"plate": plate, "analyte": analyte, **m} for m in cal.masks]
+    table = _replicates(table, cv_limit)
+    settings = {
+        "model": model, "weighting": weighting, "weight_floor": weight_floor, "mask_outliers": mask_outliers,
+        "lod_k": lod_k, "cv_limit": cv_limit, "confidence": confidence,
+    }
+    masks = pd.DataFrame(mask_rows, columns=["plate", "analyte", "well", "level", "recovery_pct", "reason"])
+    return AssayResult(table, pd.DataFrame(curve_rows), masks, calibrations, settings)
+
+
+def _curve_row(plate: str, analyte: str, cal: Calibration, unit: str) -> dict:
+    fit = cal.fit
+    return {
+        "plate": plate,
+        "analyte": analyte,
+        "model": fit.model,
+        "weighting": fit.weighting,
+        "params": json.dumps(fit.to_dict() if fit.ok else {}),
+        "lloq": cal.lloq,
+        "uloq": cal.uloq,
+        "accepted": cal.accepted,
+        "reason": cal.reason,
+        "unit": unit,
+        "direction": ("rising" if fit.rising else "falling") if fit.ok else "",
+        "lod": cal.lod,
+        "lod_signal": cal.lod_signal,
+        "levels_in_range": cal.levels_in_range,
+        "fraction_passing": cal.fraction_passing,
+        "n_standards": len(cal.standards),
+        "n_masked": int(cal.standards["masked"].sum()),
+        "sigma": fit.sigma,
+        "hook": cal.hook,
+        "warnings": "; ".join(cal.warnings),
+    }
+
+
+def _replicates(table: pd.DataFrame, cv_limit: float) -> pd.DataFrame:
+    """Replicate mean/SD/CV of neat concentrations; in-range wells above ``cv_limit`` become ``high_cv``."""
+    keys = ["plate", "analyte", "sample_type", "sample_id", "dilution"]
+    usable = table["flag"] != "masked"
+    named = table["sample_id"] != ""
+    conc = table["concentration"].where(usable & named)
+    grouped = conc.groupby([table[k] for k in keys])
+    table["replicate_n"] = grouped.transform("count")
+    table["replicate_mean"] = grouped.transform("mean")
+    table["replicate_sd"] = grouped.transform("std")
+    table["replicate_cv"] = 100.0 * table["replicate_sd"] / table["replicate_mean"].abs()
+    high = (table["flag"] == "ok") & (table["replicate_cv"] > cv_limit)
+    table.loc[high, "flag"] = "high_cv"
+    table.loc[high, "flag_reason"] = f"replicate CV above {cv_limit:g} %"
+    return table

@@ -1,0 +1,119 @@
+"""Load the packaged effects catalogue, optionally extended by a local file.
+
+The packaged file (``msclab/catalogue/effects.yaml``) is the versioned
+catalogue. A user's local YAML file may
+
+- add entries (complete entries with a new ``id``),
+- override fields of existing entries (an entry with an existing ``id`` and only
+  the fields to change; ``contexts`` are merged context by context),
+- add references (``references:`` mapping) and override ``scoring`` values.
+
+The result is validated as a whole, so an override that breaks a reference or a
+direction is refused with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import MsclabError
+from .model import Catalogue
+
+PACKAGED = "effects.yaml"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MsclabError("catalogue file not found", file=path) from None
+    except yaml.YAMLError as exc:
+        raise MsclabError(f"not valid YAML: {exc}", file=path) from None
+    if not isinstance(data, dict):
+        raise MsclabError("a catalogue file must be a mapping with an 'effects:' list", file=path)
+    return data
+
+
+def _packaged() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath(PACKAGED).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _merge_entry(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if key == "contexts" and isinstance(value, dict):
+            contexts = merged.setdefault("contexts", {})
+            for ctx, expectation in value.items():
+                if isinstance(expectation, dict) and isinstance(contexts.get(ctx), dict):
+                    contexts[ctx] = {**contexts[ctx], **expectation}
+                else:
+                    contexts[ctx] = expectation
+        else:
+            merged[key] = value
+    return merged
+
+
+def _apply(doc: dict[str, Any], extra: dict[str, Any], path: Path) -> None:
+    entries = extra.get("effects", [])
+    if not isinstance(entries, list):
+        raise MsclabError("'effects' must be a list of entries", file=path)
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "id" not in entry:
+            raise MsclabError("every entry needs an 'id'", file=path, where=f"effects[{i}]")
+        eid = entry["id"]
+        doc["effects"][eid] = _merge_entry(doc["effects"][eid], entry) if eid in doc["effects"] else entry
+    refs = extra.get("references", {})
+    if not isinstance(refs, dict):
+        raise MsclabError("'references' must be a mapping of key -> reference", file=path)
+    doc["references"].update(refs)
+    doc["scoring"] = {**doc["scoring"], **extra.get("scoring", {})}
+    doc.setdefault("sources", []).append(str(path))
+
+
+def load_catalogue(extra: str | PathLike[str] | Iterable[str | PathLike[str]] | None = None) -> Catalogue:
+    """Return the effects catalogue, extended by local files if given.
+
+    Parameters
+    ----------
+    extra
+        One path or several paths to local catalogue YAML files, applied in
+        order on top of the packaged catalogue.
+
+    Returns
+    -------
+    Catalogue
+        The validated catalogue; ``sources`` lists the local files applied.
+
+    Raises
+    ------
+    MsclabError
+        When a file cannot be read or the merged catalogue is not valid.
+    """
+    doc = _packaged()
+    doc["effects"] = {entry["id"]: entry for entry in doc["effects"]}
+    doc["sources"] = []
+    paths = [] if extra is None else [extra] if isinstance(extra, (str, PathLike)) else list(extra)
+    for p in paths:
+        path = Path(p)
+        _apply(doc, _read_yaml(path), path)
+    try:
+        return Catalogue.model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        source = Path(paths[-1]) if paths else None
+        raise MsclabError(
+            f"the catalogue is not valid ({exc.error_count()} problem(s)); first: {first['msg']}",
+            file=source,
+            where=where or None,
+            hint="Check the entry against docs/catalogue.md.",
+        ) from None

@@ -1,0 +1,80 @@
+"""Commands about a whole experiment: ``validate``, ``init`` and ``analyze``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+
+from ..errors import MsclabError
+from ._common import EXIT_BAD_INPUT, console, console_err
+
+
+def validate(
+    experiment: Path = typer.Argument(..., help="The experiment.yaml to check."),
+) -> None:
+    """Check an experiment without computing anything.
+
+    Checks the manifest, the samplesheet, that every file exists and carries the
+    detectors of its panel, that wells are on the plate, that sample ids are unique,
+    that every control a panel relies on is there for every donor, and that each
+    contrast selects samples. Lists **every** problem (file, line or field, what to
+    do) and exits with code 2 if there is any; exit 0 when all is well.
+    """
+    from ..experiment import validate_experiment
+
+    problems = validate_experiment(experiment)
+    if problems:
+        console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
+        for problem in problems:
+            console_err.print(f"  - {problem}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    console.print(f"[green]OK[/]: {experiment} is valid.")
+
+
+def init(
+    folder: Path = typer.Argument(..., help="Folder with the FCS files and assay exports of one experiment."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="Where to write the drafts (default: FOLDER)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing experiment.yaml / samplesheet.csv."),
+) -> None:
+    """Draft experiment.yaml and samplesheet.csv from a folder of instrument files.
+
+    Fills in what the files say (plate and well from $CARRIERID/$LOCATIONID,
+    $PLATEID/$WELLID or the file name; sample from $SRC; panels from the $PnS
+    markers; assay exports and their layouts) and marks what only you know with
+    **TODO** cells (donor, condition, MSC ratio, stimulus, timepoint). Fill them in,
+    then run 'msclab validate'.
+    """
+    from ..experiment.draft import draft_experiment
+    from ..io.fcs import open_fcs
+    from .._files import atomic_write
+
+    if not folder.is_dir():
+        raise MsclabError("is not a folder", file=folder, hint="Give the folder that holds the FCS files.")
+    out = out or folder
+    targets = [out / "experiment.yaml", out / "samplesheet.csv"]
+    existing = [t for t in targets if t.exists()]
+    if existing and not force:
+        raise MsclabError("already exists", file=existing[0],
+                          hint="Use --force to overwrite it, or -o to write the drafts elsewhere.")
+
+    def read_keywords(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+        fcs = open_fcs(path)
+        return fcs.keywords, dict(zip(fcs.var["pnn"], fcs.var["pns"], strict=True))
+
+    manifest, sheet = draft_experiment(folder.resolve(), out.resolve(), read_keywords)
+    with atomic_write(targets[0]) as handle:
+        handle.write("# Drafted by 'msclab init'. Replace every TODO, then run 'msclab validate'.\n")
+        yaml.safe_dump(manifest, handle, sort_keys=False, allow_unicode=True)
+    with atomic_write(targets[1], newline="") as handle:
+        sheet.to_csv(handle, index=False)
+    n_todo = int((sheet == "TODO").sum().sum())
+    console.print(f"Drafted {targets[0]} and {targets[1]}: {len(sheet)} files, {len(manifest['panels'])} panel(s), "
+                  f"{len(manifest['assays'])} assay export(s); {n_todo} TODO cells to fill in.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the experiment commands to ``app``."""
+    app.command("validate")(validate)
+    app.command("init")(init)

@@ -1,0 +1,168 @@
+"""Draft ``experiment.yaml`` + ``samplesheet.csv`` from a folder of instrument files.
+
+What the files state is filled in: plate and well from ``$CARRIERID`` /
+``$LOCATIONID`` (FCS 3.2), ``$PLATEID``/``$PLATENAME`` and ``$WELLID``, or the
+file name; the sample from ``$SRC``, ``$FIL`` or the file name; panels from the
+``$PnS`` markers. What only the scientist knows (donor, condition, ratio,
+stimulus) is left as clearly marked ``TODO`` cells.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import MsclabError
+from .plate import normalise_well
+from .samplesheet import COLUMNS, TODO
+
+FCS_SUFFIXES = {".fcs", ".lmd"}
+ASSAY_SUFFIXES = {".csv", ".txt", ".xlsx", ".xls"}
+_WELL_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([A-Pa-p])0?([1-9]|1[0-9]|2[0-4])(?![0-9])")
+_FMO_IN_NAME = re.compile(r"fmo[\s_\-]*([A-Za-z0-9\-\+]+)", re.IGNORECASE)
+_PANEL_GUESSES = (  # marker (lower case, no punctuation) -> protocol name
+    ("foxp3", "treg"), ("ifng", "th_ics"), ("il17a", "th_ics"), ("cxcr5", "tfh"), ("cd19", "b_cells"),
+    ("cd56", "nk"), ("cd1a", "dc"), ("cd11c", "dc"), ("cd206", "macrophage"), ("cd105", "msc_identity"),
+)
+_SCATTER = re.compile(r"^(FSC|SSC|Time|Event|Width|Height)", re.IGNORECASE)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower().replace("γ", "g"))
+
+
+def _first(keywords: dict[str, str], *names: str) -> str:
+    for name in names:
+        value = keywords.get(name, "").strip()
+        if value:
+            return value
+    return ""
+
+
+def _panel_name(markers: dict[str, str], taken: set[str]) -> tuple[str, str]:
+    squashed = {_squash(m) for m in markers.values()}
+    protocol = next((p for key, p in _PANEL_GUESSES if key in squashed), "")
+    base = protocol or "panel"
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name, protocol
+
+
+def draft_experiment(
+    folder: Path, out: Path, read_keywords: Callable[[Path], tuple[dict[str, str], dict[str, str]]],
+) -> tuple[dict, pd.DataFrame]:
+    """Draft a manifest and a samplesheet for the files under ``folder``.
+
+    Parameters
+    ----------
+    folder
+        Folder with FCS files and assay exports (searched recursively).
+    out
+        Where the drafts will be written (paths are made relative to it).
+    read_keywords
+        ``path -> (keywords, detector -> marker)`` for one FCS file.
+
+    Returns
+    -------
+    manifest, samplesheet
+    """
+    fcs_files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in FCS_SUFFIXES and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not fcs_files:
+        raise MsclabError("has no FCS files (.fcs or .lmd)", file=folder,
+                          hint="Point 'msclab init' at the folder your cytometer exported to.")
+    panels: dict[frozenset, tuple[str, str, dict[str, str]]] = {}
+    rows = []
+    for path in fcs_files:
+        keywords, channel_markers = read_keywords(path)
+        markers = {d: m for d, m in channel_markers.items() if m and not _SCATTER.match(d)}
+        key = frozenset(markers.items())
+        if key not in panels:
+            name, protocol = _panel_name(markers, {v[0] for v in panels.values()})
+            panels[key] = (name, protocol, markers)
+        panel = panels[key][0]
+        stem = path.stem
+        sample_id = _first(keywords, "$SRC", "$FIL") or stem
+        sample_id = Path(sample_id).stem if sample_id.lower().endswith(tuple(FCS_SUFFIXES)) else sample_id
+        well = _first(keywords, "$LOCATIONID", "$WELLID", "WELL ID", "WELL_ID")
+        if not well:
+            match = _WELL_IN_NAME.search(stem)
+            well = f"{match.group(1)}{match.group(2)}" if match else ""
+        fmo = _FMO_IN_NAME.search(stem)
+        control_for = ""
+        if fmo:
+            wanted = _squash(fmo.group(1))
+            control_for = next((m for m in markers.values() if _squash(m) == wanted), TODO)
+        rows.append({
+            "sample_id": sample_id,
+            "file": os.path.relpath(path, out),
+            "panel": panel,
+            "plate": _first(keywords, "$CARRIERID", "$PLATEID", "$PLATENAME", "PLATE NAME", "PLATE ID"),
+            "well": normalise_well(well) if well else "",
+            "donor": TODO,
+            "condition": TODO,
+            "msc_ratio": TODO,
+            "stimulus": TODO,
+            "culture": "",
+            "msc_source": "",
+            "msc_licensing": "",
+            "timepoint": TODO,
+            "replicate": "",
+            "control_type": "fmo" if fmo else ("unstimulated" if re.search(r"unstim", stem, re.I) else ""),
+            "control_for": control_for,
+        })
+    sheet = pd.DataFrame(rows, columns=list(COLUMNS))
+    manifest = {
+        "name": f"{TODO}: name of the study ({folder.name})",
+        "samplesheet": "samplesheet.csv",
+        "context": "in_vitro_human",
+        "plate_format": 384 if sheet["well"].map(_beyond_96).any() else 96,
+        "panels": {
+            name: {"markers": markers, "protocol": protocol or f"{TODO}: a protocol name or file", "controls": {}}
+            for name, protocol, markers in panels.values()
+        },
+        "assays": _draft_assays(folder, out, set(fcs_files)),
+        "contrasts": [{
+            "name": "msc_vs_control",
+            "treatment": {"condition": f"{TODO}: condition of MSC co-cultures, e.g. PBMC+MSC"},
+            "control": {"condition": f"{TODO}: condition of the matched controls, e.g. PBMC"},
+            "pair_by": "donor",
+            "match_on": ["stimulus", "timepoint"],
+        }],
+    }
+    return manifest, sheet
+
+
+def _beyond_96(well: str) -> bool:
+    from .plate import PLATE_FORMATS
+
+    return bool(well) and not PLATE_FORMATS[96].contains(well)
+
+
+def _draft_assays(folder: Path, out: Path, skip: set[Path]) -> list[dict]:
+    """List plate-reader/multiplex exports, pairing ``X_layout.csv`` with ``X.csv``."""
+    candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in ASSAY_SUFFIXES
+                        and p not in skip and p.name not in ("samplesheet.csv",)
+                        and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    layouts = {p for p in candidates if "layout" in p.stem.lower()}
+    assays = []
+    for path in candidates:
+        if path in layouts:
+            continue
+        layout = next((lay for lay in layouts if lay.stem.lower().replace("_layout", "").replace("layout", "").strip("_-")
+                       == path.stem.lower()), None)
+        assays.append({
+            "id": re.sub(r"[^A-Za-z0-9_]+", "_", path.stem),
+            "file": os.path.relpath(path, out),
+            "format": "auto",
+            "layout": os.path.relpath(layout, out) if layout else f"{TODO}: plate layout file, or remove this line",
+            "analyte": f"{TODO}: analyte (single-analyte ELISA), or remove this line",
+            "unit": "pg/mL",
+        })
+    return assays

@@ -1,0 +1,141 @@
+"""The experiment manifest (``experiment.yaml``) as pydantic models.
+
+The manifest says what was done in words a biologist would use; the
+samplesheet (``samplesheet.csv``, see :mod:`msclab.experiment.samplesheet`)
+lists every sample. Paths in the manifest are relative to the manifest's
+folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Experimental contexts of the effects catalogue (``msc_effects_catalogue.yaml``, meta.vocab.context).
+CONTEXTS = ("in_vitro_human", "in_vitro_mouse", "sle_mouse_model", "sle_patient_trial", "other_disease_model")
+
+#: Kinds of control sample a samplesheet row can be.
+CONTROL_TYPES = ("", "fmo", "unstained", "single_stain", "unstimulated", "isotype", "bridge")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Panel(_Strict):
+    """A staining panel: which marker each detector reads, and how it is gated.
+
+    Attributes
+    ----------
+    markers
+        Detector (``$PnN``) -> marker, e.g. ``{"R670-A": "FoxP3"}``.
+    protocol
+        The gating protocol: a built-in name (``treg``, ``th_ics`` ...) or a
+        path to a protocol YAML, GatingML 2.0 XML or FlowJo workspace.
+    controls
+        Marker -> the control that sets its threshold (``fmo`` or
+        ``unstimulated``). Every donor with samples on this panel must have
+        that control.
+    description
+        Free text.
+    """
+
+    markers: dict[str, str] = Field(min_length=1)
+    protocol: str | None = None
+    controls: dict[str, Literal["fmo", "unstimulated", "isotype"]] = Field(default_factory=dict)
+    description: str = ""
+
+
+class Assay(_Strict):
+    """A cytokine assay export (one plate-reader file or multiplex export).
+
+    Attributes
+    ----------
+    id
+        A short name for this plate or run.
+    file
+        The export as the instrument wrote it.
+    format
+        Reader to use (``auto`` sniffs it).
+    layout
+        Plate layout file (wells -> standards, blanks, samples), if the export
+        does not carry one.
+    analyte
+        The analyte of a single-analyte ELISA plate.
+    unit
+        Concentration unit of the standards.
+    """
+
+    id: str
+    file: Path
+    format: str = "auto"
+    layout: Path | None = None
+    analyte: str | None = None
+    unit: str = "pg/mL"
+
+
+class Contrast(_Strict):
+    """A comparison to test: treated samples against their matched controls.
+
+    Attributes
+    ----------
+    name
+        Short name (``msc_1to10``).
+    treatment, control
+        Samplesheet column -> value; a sample belongs to a side when every
+        pair matches.
+    pair_by
+        The column that pairs samples (the donor).
+    match_on
+        Further columns that must agree between a treated sample and its control.
+    """
+
+    name: str
+    treatment: dict[str, str] = Field(min_length=1)
+    control: dict[str, str] = Field(min_length=1)
+    pair_by: str = "donor"
+    match_on: list[str] = Field(default_factory=lambda: ["stimulus", "timepoint"])
+
+    @field_validator("treatment", "control", mode="before")
+    @classmethod
+    def _as_strings(cls, value: dict) -> dict:
+        return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+class ExperimentSpec(_Strict):
+    """The whole manifest.
+
+    Attributes
+    ----------
+    name
+        Study name shown in the report.
+    samplesheet
+        The samplesheet CSV (or XLSX).
+    context
+        Experimental context for the catalogue comparison.
+    plate_format
+        96 or 384 wells.
+    panels
+        Panel name -> :class:`Panel`.
+    assays
+        Cytokine assay exports.
+    contrasts
+        What to compare.
+    catalogue_mapping
+        Readout id -> catalogue effect id, overriding the defaults.
+    catalogue
+        A local catalogue file that extends or overrides the built-in one.
+    """
+
+    name: str
+    description: str = ""
+    samplesheet: Path
+    context: Literal[CONTEXTS] = "in_vitro_human"  # type: ignore[valid-type]
+    plate_format: Literal[96, 384] = 96
+    panels: dict[str, Panel] = Field(default_factory=dict)
+    assays: list[Assay] = Field(default_factory=list)
+    contrasts: list[Contrast] = Field(default_factory=list)
+    catalogue_mapping: dict[str, str] = Field(default_factory=dict)
+    catalogue: Path | None = None

@@ -1,0 +1,61 @@
+"""Plate geometry: well names and which wells exist on a plate."""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+
+_WELL = re.compile(r"^\s*([A-Za-z]{1,2})\s*0*(\d{1,3})\s*$")
+
+
+@dataclass(frozen=True)
+class PlateFormat:
+    """A plate's rows and columns (96-well: 8 x 12; 384-well: 16 x 24)."""
+
+    rows: int
+    columns: int
+
+    @property
+    def n_wells(self) -> int:
+        """Number of wells."""
+        return self.rows * self.columns
+
+    @property
+    def row_letters(self) -> str:
+        """The row letters, ``"ABCDEFGH"`` for a 96-well plate."""
+        return string.ascii_uppercase[: self.rows]
+
+    def wells(self) -> list[str]:
+        """All well names in row-major order (``A1, A2, ..., H12``)."""
+        return [f"{r}{c}" for r in self.row_letters for c in range(1, self.columns + 1)]
+
+    def contains(self, well: str) -> bool:
+        """Whether ``well`` (any spelling, e.g. ``a01``) is on this plate."""
+        parsed = parse_well(well)
+        if parsed is None:
+            return False
+        row, col = parsed
+        return row < self.rows and 1 <= col <= self.columns
+
+
+PLATE_FORMATS = {96: PlateFormat(8, 12), 384: PlateFormat(16, 24)}
+
+
+def parse_well(well: str) -> tuple[int, int] | None:
+    """Parse ``"B03"`` into ``(1, 3)`` (zero-based row, one-based column); None if not a well name."""
+    match = _WELL.match(str(well))
+    if not match:
+        return None
+    letters, number = match.group(1).upper(), int(match.group(2))
+    if len(letters) == 2:  # 1536-well style rows AA..AF are not supported here
+        return None
+    return string.ascii_uppercase.index(letters), number
+
+
+def normalise_well(well: str) -> str:
+    """Return the canonical well name (``"b03"`` -> ``"B3"``); the input if it is not a well name."""
+    parsed = parse_well(well)
+    if parsed is None:
+        return str(well)
+    return f"{string.ascii_uppercase[parsed[0]]}{parsed[1]}"

@@ -1,0 +1,233 @@
+"""Checks of a manifest and its samplesheet that report every problem at once.
+
+Each ``check_*`` function returns a list of :class:`~msclab.errors.MsclabError`
+(file, line or field, what to do); :func:`load` runs them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from ..errors import MsclabError
+from .model import CONTROL_TYPES, ExperimentSpec
+from .plate import PLATE_FORMATS
+from .samplesheet import REQUIRED_COLUMNS, SAMPLE_COLUMNS, TODO, parse_ratio, read_samplesheet
+
+Problems = list[MsclabError]
+
+
+def load_manifest(path: Path) -> tuple[ExperimentSpec | None, Problems]:
+    """Parse ``experiment.yaml`` with safe YAML and the pydantic schema."""
+    if not path.is_file():
+        return None, [MsclabError("the experiment file does not exist", file=path,
+                                  hint="Give the path of experiment.yaml, or run 'msclab init FOLDER' to draft one.")]
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        return None, [MsclabError(f"is not valid YAML ({getattr(exc, 'problem', exc)})", file=path, where=where,
+                                  hint="Fix the indentation or quoting at that place.")]
+    except UnicodeDecodeError as exc:
+        return None, [MsclabError("is not UTF-8 text", file=path, where=f"byte {exc.start}",
+                                  hint="Save the file as UTF-8.")]
+    if not isinstance(raw, dict):
+        return None, [MsclabError("must be a YAML mapping (name:, samplesheet:, panels: ...)", file=path,
+                                  hint="See docs/experiment.md for a complete example.")]
+    todo = [MsclabError(f"is still {value!r}", file=path, where=f"field '{field}'",
+                        hint="Replace the TODO with the real value.")
+            for field, value in _strings(raw) if value.upper().startswith(TODO)]
+    try:
+        return ExperimentSpec.model_validate(raw), todo
+    except ValidationError as exc:
+        return None, todo + [_pydantic_problem(path, err) for err in exc.errors()]
+
+
+def _strings(node: object, prefix: str = "") -> list[tuple[str, str]]:
+    """Every string in a parsed YAML tree with its dotted field path."""
+    if isinstance(node, dict):
+        return [item for k, v in node.items() for item in _strings(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(node, list):
+        return [item for i, v in enumerate(node) for item in _strings(v, f"{prefix}.{i}")]
+    return [(prefix, node)] if isinstance(node, str) else []
+
+
+def _pydantic_problem(path: Path, err: dict) -> MsclabError:
+    field = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "missing":
+        return MsclabError("is required but missing", file=path, where=f"field '{field}'",
+                           hint="Add it (see docs/experiment.md).")
+    if kind == "extra_forbidden":
+        return MsclabError("is not a known field", file=path, where=f"field '{field}'",
+                           hint="Check the spelling; docs/experiment.md lists the fields.")
+    return MsclabError(err["msg"], file=path, where=f"field '{field}'", hint="Correct the value.")
+
+
+def check_columns(sheet: pd.DataFrame, path: Path) -> Problems:
+    """Required columns are present."""
+    return [MsclabError(f"has no '{c}' column", file=path, where="line 1 (header)",
+                        hint=f"Add a '{c}' column; docs/experiment.md lists the columns.")
+            for c in REQUIRED_COLUMNS if c not in sheet.columns]
+
+
+def check_rows(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Problems:
+    """Per-row checks: required values, TODO cells, wells, ratios, panels, control types."""
+    problems: Problems = []
+    plate = PLATE_FORMATS[spec.plate_format]
+    for _, row in sheet.iterrows():
+        where = f"line {row['_line']}"
+        for column in REQUIRED_COLUMNS:
+            if row[column] == "":
+                problems.append(MsclabError(f"'{column}' is empty", file=path, where=where, hint=f"Fill in the {column}."))
+        for column, value in row.items():
+            if str(value).upper().startswith(TODO):
+                problems.append(MsclabError(f"'{column}' is still {value!r}", file=path, where=where,
+                                            hint="Replace the TODO with the real value."))
+        well = row["well"]
+        if well and not str(well).upper().startswith(TODO) and not plate.contains(well):
+            problems.append(MsclabError(
+                f"well {well!r} is not on a {spec.plate_format}-well plate", file=path, where=where,
+                hint=f"Use A1..{plate.row_letters[-1]}{plate.columns}, or set plate_format in experiment.yaml."))
+        try:
+            parse_ratio(row["msc_ratio"])
+        except ValueError:
+            problems.append(MsclabError(f"msc_ratio {row['msc_ratio']!r} is not a ratio", file=path, where=where,
+                                        hint="Write MSC:PBMC as 1:10 (or leave empty without MSCs)."))
+        if row["control_type"].lower() not in CONTROL_TYPES:
+            problems.append(MsclabError(f"control_type {row['control_type']!r} is unknown", file=path, where=where,
+                                        hint=f"Use one of: {', '.join(c for c in CONTROL_TYPES if c)}, or leave empty."))
+        if row["file"] and not row["panel"]:
+            problems.append(MsclabError("has a file but no panel", file=path, where=where,
+                                        hint=f"Set panel to one of: {', '.join(spec.panels) or '(none defined)'}."))
+        if row["panel"] and row["panel"] not in spec.panels:
+            problems.append(MsclabError(f"panel {row['panel']!r} is not defined in experiment.yaml", file=path,
+                                        where=where, hint=f"Use one of: {', '.join(spec.panels) or '(none defined)'}."))
+        if row["control_for"] and row["panel"] in spec.panels:
+            markers = {m.lower() for m in spec.panels[row["panel"]].markers.values()}
+            if row["control_for"].lower() not in markers:
+                problems.append(MsclabError(
+                    f"control_for names the unknown marker {row['control_for']!r} for panel {row['panel']!r}",
+                    file=path, where=where, hint=f"Use one of the panel's markers: {', '.join(sorted(markers))}."))
+    return problems
+
+
+def check_duplicates(sheet: pd.DataFrame, path: Path) -> Problems:
+    """No sample is listed twice for a panel, no file twice, and a sample's description agrees across rows."""
+    problems: Problems = []
+    for key, label in ((["sample_id", "panel"], "sample_id (for this panel)"), (["file"], "file")):
+        rows = sheet[sheet[key[-1]] != ""] if key == ["file"] else sheet
+        for _, group in rows.groupby(key, sort=False):
+            if len(group) > 1:
+                lines = ", ".join(str(n) for n in group["_line"])
+                value = " / ".join(str(group.iloc[0][k]) for k in key)
+                problems.append(MsclabError(f"duplicate {label} {value!r}", file=path, where=f"lines {lines}",
+                                            hint="Give every row its own sample_id or file."))
+    for sample_id, group in sheet.groupby("sample_id", sort=False):
+        for column in SAMPLE_COLUMNS:
+            if group[column].nunique() > 1:
+                problems.append(MsclabError(
+                    f"sample {sample_id!r} has different '{column}' values {sorted(group[column].unique())}",
+                    file=path, where=f"lines {', '.join(str(n) for n in group['_line'])}",
+                    hint="Rows of one sample must describe it the same way."))
+    return problems
+
+
+def check_files(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec,
+                read_channels: Callable[[Path], dict[str, str]]) -> Problems:
+    """Every file exists and carries the detectors its panel names."""
+    problems: Problems = []
+    for _, row in sheet[sheet["file"] != ""].iterrows():
+        where = f"line {row['_line']}"
+        file = path.parent / row["file"]
+        if str(row["file"]).upper().startswith(TODO):
+            continue
+        if not file.is_file():
+            problems.append(MsclabError(f"file {row['file']!r} does not exist", file=path, where=where,
+                                        hint="Paths are relative to the samplesheet's folder."))
+            continue
+        panel = spec.panels.get(row["panel"])
+        if panel is None:
+            continue
+        try:
+            channels = read_channels(file)
+        except MsclabError as exc:
+            problems.append(exc)
+            continue
+        missing = [d for d in panel.markers if d not in channels]
+        if missing:
+            problems.append(MsclabError(
+                f"has no detector {', '.join(missing)} of panel {row['panel']!r}", file=file,
+                where=f"samplesheet {where}",
+                hint=f"Its detectors are {', '.join(channels)}; fix the panel's markers in experiment.yaml."))
+    return problems
+
+
+def check_controls(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Problems:
+    """Every control a panel relies on is present for every donor that uses the panel."""
+    problems: Problems = []
+    for name, panel in spec.panels.items():
+        rows = sheet[sheet["panel"] == name]
+        if rows.empty:
+            continue
+        donors = rows.loc[rows["control_type"] == "", "donor"].unique()
+        for marker, kind in panel.controls.items():
+            for donor in donors:
+                mine = rows[rows["donor"] == donor]
+                if kind == "unstimulated":
+                    found = (mine["control_type"].str.lower() == "unstimulated") | (
+                        mine["stimulus"].str.lower().isin(["none", "unstimulated"]))
+                else:
+                    found = (mine["control_type"].str.lower() == kind) & (
+                        mine["control_for"].str.lower() == marker.lower())
+                if not found.any():
+                    problems.append(MsclabError(
+                        f"panel {name!r} sets the {marker} threshold from a {kind} control, but donor {donor!r} has none",
+                        file=path, where=f"panel '{name}', controls",
+                        hint=f"Add a {kind} sample for donor {donor} to the samplesheet (control_type={kind}"
+                             + (f", control_for={marker})" if kind != "unstimulated" else ")")
+                             + ", or remove the control from the panel."))
+    return problems
+
+
+def check_assays(spec: ExperimentSpec, root: Path) -> Problems:
+    """Assay exports and layouts exist."""
+    problems: Problems = []
+    for i, assay in enumerate(spec.assays):
+        for field in ("file", "layout"):
+            value = getattr(assay, field)
+            if value is not None and not (root / value).is_file():
+                problems.append(MsclabError(f"{field} {str(value)!r} does not exist", file=root / "experiment.yaml",
+                                            where=f"field 'assays.{i}.{field}'",
+                                            hint="Paths are relative to experiment.yaml."))
+    return problems
+
+
+def check_contrasts(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Problems:
+    """Each contrast names existing columns and selects samples on both sides."""
+    problems: Problems = []
+    for i, contrast in enumerate(spec.contrasts):
+        where = f"field 'contrasts.{i}' ({contrast.name})"
+        for side in ("treatment", "control"):
+            selector = getattr(contrast, side)
+            unknown = [c for c in selector if c not in sheet.columns]
+            if unknown:
+                problems.append(MsclabError(f"{side} uses unknown column(s) {unknown}", file=path, where=where,
+                                            hint="Use samplesheet columns such as condition, msc_ratio, stimulus."))
+                continue
+            chosen = sheet[sheet["control_type"] == ""]
+            for column, value in selector.items():
+                chosen = chosen[chosen[column] == value]
+            if chosen.empty:
+                problems.append(MsclabError(f"{side} {selector} matches no sample", file=path, where=where,
+                                            hint="Check the values against the samplesheet (they must match exactly)."))
+        for column in [contrast.pair_by, *contrast.match_on]:
+            if column not in sheet.columns:
+                problems.append(MsclabError(f"column {column!r} is not in the samplesheet", file=path, where=where,
+                                            hint="pair_by and match_on must name samplesheet columns."))
+    return problems

@@ -1,0 +1,72 @@
+"""Load a gating strategy file (GatingML 2.0 or FlowJo workspace) and pick each sample's tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+from ...errors import MsclabError
+from .gatingml import read_gatingml
+from .tree import GateTree
+from .workspace import read_workspace
+
+
+@dataclass
+class Strategy:
+    """A gating strategy: one tree for every sample (GatingML) or one per sample (FlowJo).
+
+    Attributes
+    ----------
+    path
+        The strategy file.
+    kind
+        ``"gatingml"`` or ``"flowjo"``.
+    trees
+        Sample name -> tree (FlowJo), or ``{"*": tree}`` (GatingML).
+    """
+
+    path: Path
+    kind: str
+    trees: dict[str, GateTree]
+
+    def tree_for(self, sample_id: str) -> GateTree:
+        """Return the gate tree for a sample (FlowJo: the workspace sample of that file name)."""
+        if "*" in self.trees:
+            return self.trees["*"]
+        if sample_id in self.trees:
+            return self.trees[sample_id]
+        raise MsclabError(
+            f"the workspace has no sample named {sample_id!r}",
+            file=self.path,
+            hint=f"Its samples are: {', '.join(self.trees)}. Give the FCS files the workspace was made with.",
+        )
+
+
+def read_strategy(path: str | PathLike[str]) -> Strategy:
+    """Read a GatingML 2.0 XML file or a FlowJo ``.wsp`` workspace.
+
+    The kind is decided by the root element (``gating:Gating-ML`` or
+    ``Workspace``), not by the file extension. An msclab protocol YAML is not
+    supported yet and is refused with a clear message.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MsclabError("the gating strategy file does not exist", file=p, hint="Check the --strategy path.")
+    if p.suffix.lower() in {".yaml", ".yml"}:
+        raise MsclabError(
+            "msclab protocol YAML strategies are not supported yet",
+            file=p,
+            hint="Give a GatingML 2.0 XML file or a FlowJo .wsp workspace.",
+        )
+    with open(p, "rb") as handle:
+        head = handle.read(4096)
+    if b"<Workspace" in head:
+        return Strategy(p, "flowjo", read_workspace(p))
+    if b"Gating-ML" in head:
+        return Strategy(p, "gatingml", {"*": read_gatingml(p)})
+    raise MsclabError(
+        "not a GatingML 2.0 file or a FlowJo workspace",
+        file=p,
+        hint="Give a GatingML 2.0 XML file (root <gating:Gating-ML>) or a FlowJo 10 .wsp file.",
+    )

@@ -1,0 +1,122 @@
+"""Decoding the DATA segment with numpy, and the scale values of FCS 3.1 section 3.2.18.
+
+Integer values are bit-masked to the next power of two at or above ``$PnR``
+("any bits above this are to be ignored", FCS 3.1 ``$PnB``/``$PnR``). Scale
+values: ``$PnE`` f1,f2 with f1 > 0 gives ``f2 * 10**(f1 * x / $PnR)``; other
+channels are divided by ``$PnG``; the time channel is multiplied by
+``$TIMESTEP``.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import numpy as np
+
+from ._channels import Channel
+from ._layout import Layout
+
+
+def read_values(handle: BinaryIO, start: int, n_events: int, layout: Layout) -> np.ndarray:
+    """Read ``n_events`` events from ``start`` as an events x channels array (native byte order).
+
+    Integers come back as the smallest unsigned type that holds every channel,
+    floats as float32/float64; a file mixing integer and float channels
+    (FCS 3.2 ``$PnDATATYPE``) comes back as float64.
+    """
+    n_channels = len(layout.widths)
+    buffer = np.empty(n_events * layout.event_size, dtype=np.uint8)
+    handle.seek(start)
+    if handle.readinto(memoryview(buffer)) != buffer.size:
+        raise EOFError(f"DATA ends before byte {start + buffer.size}")
+    if layout.permutation is not None:
+        width = len(layout.permutation)
+        buffer = buffer.reshape(-1, width)[:, list(layout.permutation)].reshape(-1)
+    uniform = len(set(layout.widths)) == 1 and len(set(layout.kinds)) == 1
+    if uniform and layout.widths[0] in (1, 2, 4, 8):
+        dtype = np.dtype(f"{layout.order}{layout.kinds[0]}{layout.widths[0]}")
+        values = buffer.view(dtype).reshape(n_events, n_channels)
+        return values.astype(dtype.newbyteorder("="), copy=not dtype.isnative)
+    return _read_mixed(buffer.reshape(n_events, layout.event_size), layout)
+
+
+def _read_mixed(rows: np.ndarray, layout: Layout) -> np.ndarray:
+    """Channels of different widths or types, one column at a time."""
+    out = np.empty((rows.shape[0], len(layout.widths)), dtype=_common_dtype(layout))
+    offset = 0
+    for i, (width, kind) in enumerate(zip(layout.widths, layout.kinds, strict=True)):
+        block = rows[:, offset:offset + width]
+        offset += width
+        if width in (1, 2, 4, 8):
+            out[:, i] = np.ascontiguousarray(block).view(f"{layout.order}{kind}{width}")[:, 0]
+        else:
+            out[:, i] = _odd_width_uint(block, layout.order)
+    return out
+
+
+def _odd_width_uint(block: np.ndarray, order: str) -> np.ndarray:
+    """Unsigned integers of 3, 5, 6 or 7 bytes (e.g. FlowJo's 24-bit ``$PnB``)."""
+    width = block.shape[1]
+    word = 4 if width < 4 else 8
+    padded = np.zeros((block.shape[0], word), dtype=np.uint8)
+    padded[:, :width] = block if order == "<" else block[:, ::-1]
+    return padded.view(f"<u{word}")[:, 0]
+
+
+def _common_dtype(layout: Layout) -> np.dtype:
+    if set(layout.kinds) == {"f"}:
+        return np.dtype(np.float64 if max(layout.widths) == 8 else np.float32)
+    if "f" in layout.kinds:
+        return np.dtype(np.float64)
+    largest = max(layout.widths)
+    return np.dtype(f"u{next(w for w in (1, 2, 4, 8) if w >= largest)}")
+
+
+def mask_to_range(values: np.ndarray, channels: list[Channel], leniencies: list[str]) -> None:
+    """Mask integer channels, in place, to the next power of two at or above ``$PnR``.
+
+    Records how many values of each channel had bits set above that range.
+    """
+    for i, channel in enumerate(channels):
+        if channel.datatype != "I" or not channel.range >= 1:
+            continue
+        range_bits = max((int(np.ceil(channel.range)) - 1).bit_length(), 1)
+        if range_bits >= channel.bits or range_bits >= values.dtype.itemsize * 8:
+            continue
+        mask = (1 << range_bits) - 1
+        column = values[:, i] if values.dtype.kind == "u" else values[:, i].astype(np.uint64)
+        n_above = int(np.count_nonzero(column > mask))
+        if n_above:
+            values[:, i] = column & column.dtype.type(mask)
+            note = (f"{n_above} values of {channel.name} had bits set above $PnR={channel.range:.15g}; masked to "
+                    f"{range_bits} bits ($PnR, FCS 3.1 section 3.2.18)")
+            if note not in leniencies:
+                leniencies.append(note)
+
+
+def scale_values(values: np.ndarray, channels: list[Channel], timestep: float) -> np.ndarray:
+    """The float32 scale values of a raw events array (see the module docstring).
+
+    Scaled columns are computed in float64 from the stored values and then
+    rounded once to float32. Gain is not applied to log-amplified or time
+    channels (the reader records that when such a gain is present).
+    """
+    scaled = values.astype(np.float32, copy=values.dtype != np.float32)
+    for i, channel in enumerate(channels):
+        factor = _linear_factor(channel, timestep)
+        if channel.log_decades > 0 and channel.datatype == "I":
+            column = values[:, i].astype(np.float64)
+            scaled[:, i] = channel.log_offset * 10 ** (channel.log_decades * column / channel.range)
+        elif factor is not None:
+            column = values[:, i].astype(np.float64)
+            scaled[:, i] = column * factor if channel.kind == "time" else column / channel.gain
+    return scaled
+
+
+def _linear_factor(channel: Channel, timestep: float) -> float | None:
+    """What a linear channel is multiplied (time) or divided (gain) by; ``None`` when 1."""
+    if channel.kind == "time":
+        return None if timestep == 1.0 else timestep
+    if channel.gain in (0.0, 1.0):
+        return None
+    return channel.gain
