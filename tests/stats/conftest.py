@@ -1,11 +1,10 @@
-"""Synthetic paired studies with known truth for the statistics tests."""
+"""Synthetic paired studies with known truth for the statistics tests (as fixtures)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from msclab.readouts import build_readouts
 from msclab.stats.contrasts import Contrast
 
@@ -21,7 +20,7 @@ def sample(sample_id: str, donor: str, condition: str, ratio: str = "", **extra)
             "msc_ratio": ratio, **extra}
 
 
-def lognormal_study(deltas: np.ndarray, *, n_donors: int = 8, sigma: float = 0.3, seed: int = 0):
+def _lognormal_study(deltas: np.ndarray, *, n_donors: int = 8, sigma: float = 0.3, seed: int = 0):
     """Concentrations with log2(treated/control) ~ N(delta, 2 sigma^2) per donor; donor baselines vary."""
     rng = np.random.default_rng(seed)
     samples, records = [], []
@@ -39,5 +38,18 @@ def lognormal_study(deltas: np.ndarray, *, n_donors: int = 8, sigma: float = 0.3
 
 
 @pytest.fixture
+def lognormal_study():
+    """Factory of lognormal concentration studies with planted log2 fold changes."""
+    return _lognormal_study
+
+
+@pytest.fixture
+def sample_row():
+    """Factory of samplesheet rows."""
+    return sample
+
+
+@pytest.fixture
 def contrast() -> Contrast:
+    """MSC co-culture vs PBMC alone, paired by donor."""
     return Contrast(name="MSC 1:10", treatment={"condition": "PBMC+MSC"}, control={"condition": "PBMC"})

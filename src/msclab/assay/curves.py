@@ -43,6 +43,11 @@ PARAM_NAMES: tuple[str, ...] = ("A", "B", "c", "D", "F")
 SLOPE_BOUNDS = (0.05, 20.0)
 ASYMMETRY_BOUNDS = (0.05, 20.0)
 
+#: Tolerance and evaluation budget of the screening runs from each start.
+SCREEN_TOL, SCREEN_NFEV = 1e-4, 40
+#: Evaluation budget of the final (polishing) run.
+POLISH_NFEV = 500
+
 #: A curve must beat a flat line at this F-test p-value, else the fit fails
 #: (random responses must not yield a "curve").
 MAX_TREND_P = 0.01
@@ -307,27 +312,27 @@ def fit_curve(
     def jacobian(p: np.ndarray) -> np.ndarray:
         return w[:, None] * logistic_jacobian(log_x, full(p))[:, :n_free]
 
-    def solve(p0: np.ndarray, xtol: float) -> optimize.OptimizeResult:
+    def solve(p0: np.ndarray, xtol: float, max_nfev: int) -> optimize.OptimizeResult:
         return optimize.least_squares(
             residuals, p0, jac=jacobian, bounds=(lower, upper), method="trf",
-            xtol=xtol, ftol=xtol, gtol=xtol, max_nfev=2000,
+            xtol=xtol, ftol=xtol, gtol=xtol, max_nfev=max_nfev,
         )
 
-    # Every starting point is run to a loose tolerance; the best is polished.
+    # Every starting point is screened with a loose tolerance; the best is polished.
     best, last_error = None, "no finite solution"
     with np.errstate(all="ignore"):
         for start in starting_values(log_x, y):
             p0 = np.clip(start[:n_free], lower + 1e-9 * (upper - lower), upper - 1e-9 * (upper - lower))
             try:
-                res = solve(p0, max(tol, 1e-6))
+                res = solve(p0, SCREEN_TOL, SCREEN_NFEV)
             except (ValueError, np.linalg.LinAlgError) as exc:
                 last_error = str(exc)
                 continue
             if np.all(np.isfinite(res.x)) and np.isfinite(res.cost) and (best is None or res.cost < best.cost):
                 best = res
-        if best is not None and tol < 1e-6:
+        if best is not None:
             try:
-                polished = solve(best.x, tol)
+                polished = solve(best.x, tol, POLISH_NFEV)
             except (ValueError, np.linalg.LinAlgError):
                 polished = best
             if np.all(np.isfinite(polished.x)) and polished.cost <= best.cost:

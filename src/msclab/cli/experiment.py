@@ -8,7 +8,7 @@ import typer
 import yaml
 
 from ..errors import MsclabError
-from ._common import EXIT_BAD_INPUT, console, console_err
+from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err
 
 
 def validate(
@@ -74,7 +74,39 @@ def init(
                   f"{len(manifest['assays'])} assay export(s); {n_todo} TODO cells to fill in.")
 
 
+def analyze(
+    experiment: Path = typer.Argument(..., help="The experiment.yaml to analyse."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder (created)."),
+    curve_model: str = typer.Option("5pl", "--curve-model", help="Standard-curve model: 4pl or 5pl."),
+    weighting: str = typer.Option("1/y^2", "--weighting", help="Curve weighting: none, 1/y or 1/y^2."),
+    n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random step (results are reproducible)."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw gate and standard-curve plots."),
+) -> None:
+    """Run the whole pipeline: gate, quantify, fit curves, estimate effects, compare with the review.
+
+    Writes OUT/report.html (open it in a browser), readouts.h5ad and readouts.csv (sample x
+    readout), effects.csv (paired by donor, per contrast), comparison.csv (a verdict per
+    catalogue effect, with citations), populations.csv, concentrations.csv, curves.csv,
+    failures.csv and provenance.json. Exit code 0 when every sample was analysed, 1 when some
+    failed (they are listed), 2 for bad input.
+    """
+    from ..pipeline import Settings
+    from ..pipeline import analyze as run
+
+    settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots)
+    result = run(experiment, out, settings)
+    console.print(result.comparison.summary, highlight=False)
+    console.print(f"Report: {out / 'report.html'}")
+    if result.n_failed:
+        console_err.print(f"[bold yellow]{result.n_failed} sample(s) failed[/] (see failures.csv):")
+        for row in result.failures.itertuples():
+            console_err.print(f"  - {row.sample_id or '(assay)'} [{row.stage}]: {row.reason}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_SAMPLES_FAILED)
+
+
 def register(app: typer.Typer) -> None:
     """Add the experiment commands to ``app``."""
+    app.command("analyze")(analyze)
     app.command("validate")(validate)
     app.command("init")(init)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..stats.contrasts import Contrast
 
 #: Experimental contexts of the effects catalogue (``msc_effects_catalogue.yaml``, meta.vocab.context).
 CONTEXTS = ("in_vitro_human", "in_vitro_mouse", "sle_mouse_model", "sle_patient_trial", "other_disease_model")
@@ -76,34 +78,6 @@ class Assay(_Strict):
     unit: str = "pg/mL"
 
 
-class Contrast(_Strict):
-    """A comparison to test: treated samples against their matched controls.
-
-    Attributes
-    ----------
-    name
-        Short name (``msc_1to10``).
-    treatment, control
-        Samplesheet column -> value; a sample belongs to a side when every
-        pair matches.
-    pair_by
-        The column that pairs samples (the donor).
-    match_on
-        Further columns that must agree between a treated sample and its control.
-    """
-
-    name: str
-    treatment: dict[str, str] = Field(min_length=1)
-    control: dict[str, str] = Field(min_length=1)
-    pair_by: str = "donor"
-    match_on: list[str] = Field(default_factory=lambda: ["stimulus", "timepoint"])
-
-    @field_validator("treatment", "control", mode="before")
-    @classmethod
-    def _as_strings(cls, value: dict) -> dict:
-        return {str(k): str(v) for k, v in (value or {}).items()}
-
-
 class ExperimentSpec(_Strict):
     """The whole manifest.
 
@@ -122,7 +96,7 @@ class ExperimentSpec(_Strict):
     assays
         Cytokine assay exports.
     contrasts
-        What to compare.
+        What to compare (:class:`msclab.stats.contrasts.Contrast`).
     catalogue_mapping
         Readout id -> catalogue effect id, overriding the defaults.
     catalogue

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import MsclabError
+from ..stats.contrasts import select
 from .model import CONTROL_TYPES, ExperimentSpec
 from .plate import PLATE_FORMATS
 from .samplesheet import REQUIRED_COLUMNS, SAMPLE_COLUMNS, TODO, parse_ratio, read_samplesheet
@@ -221,9 +222,7 @@ def check_contrasts(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Pr
                                             hint="Use samplesheet columns such as condition, msc_ratio, stimulus."))
                 continue
             chosen = sheet[sheet["control_type"] == ""]
-            for column, value in selector.items():
-                chosen = chosen[chosen[column] == value]
-            if chosen.empty:
+            if not select(chosen, selector, contrast=contrast.name).any():
                 problems.append(MsclabError(f"{side} {selector} matches no sample", file=path, where=where,
                                             hint="Check the values against the samplesheet (they must match exactly)."))
         for column in [contrast.pair_by, *contrast.match_on]:

@@ -27,14 +27,13 @@ import pandas as pd
 from msclab.errors import AssayFileError
 from msclab.io.assay_export import AssayExport
 from msclab.io.plate_reader._text import read_text, sniff_delimiter, split_rows, trim
-from msclab.io.plate_reader._wells import parse_value, well_sort_key
+from msclab.io.plate_reader._wells import normalise_well, parse_value, well_sort_key
 from msclab.io.plate_reader.grid import grid_columns, read_grid_block, xlsx_sheets
 
 _STANDARD = re.compile(r"^(?:STD|S|Standard)\s*(\d+)?$", re.IGNORECASE)
 _BLANK = re.compile(r"^(?:BLK|B|Blank|Background)\s*\d*$", re.IGNORECASE)
 _CONTROL = re.compile(r"^(?:CTL|CTRL|C|Control)\s*(\d+)?$", re.IGNORECASE)
 _QC = re.compile(r"^QC\s*(\w+)?$", re.IGNORECASE)
-_UNKNOWN = re.compile(r"^(?:Unknown|X)\s*\d+$", re.IGNORECASE)
 _RELATIVE = re.compile(r"^1\s*/\s*(\d+(?:\.\d+)?)$")
 _UNUSED = {"", "-", "empty", "none", "n/a"}
 
@@ -89,9 +88,9 @@ class PlateLayout:
     Attributes
     ----------
     wells
-        One row per used well (index ``well``) with the columns
-        ``sample_type, sample_id, level, expected_concentration, dilution``
-        and ``level_number`` (1 = top standard).
+        One row per used well with the columns ``plate`` (None = every
+        plate), ``well``, ``sample_type, sample_id, level,
+        expected_concentration, dilution`` and ``level_number`` (1 = top standard).
     top_concentration
         Concentration of standard level 1, by analyte (``"*"`` = every analyte).
     dilution_factor
@@ -99,7 +98,7 @@ class PlateLayout:
     unit
         Concentration unit of the standards.
     plate
-        The plate the layout is for (None = every plate).
+        The plate a grid layout's ``Plate`` line names (None = every plate).
     path
         The layout file.
     """
@@ -113,13 +112,17 @@ class PlateLayout:
 
 
 def read_layout(path: str | Path) -> PlateLayout:
-    """Read a plate-layout CSV or XLSX file.
+    """Read a plate-layout file: plate-shaped grids, or a long table with a ``well`` column.
+
+    The long form has one row per well and the columns ``well`` and any of
+    ``plate``, ``sample_type``, ``sample_id``, ``level``,
+    ``expected_concentration`` (or ``concentration``) and ``dilution``.
 
     Raises
     ------
     AssayFileError
-        When the file is empty, holds no grid, names an unknown grid, or has a
-        number where text is expected (or the reverse).
+        When the file is empty, holds no grid or table, names an unknown grid
+        or column, lists a well twice, or has text where a number is expected.
     """
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
@@ -127,26 +130,58 @@ def read_layout(path: str | Path) -> PlateLayout:
     else:
         text = read_text(path, [])
         sources = [(split_rows(text, sniff_delimiter(text, path)), (lambda i: f"line {i + 1}"))]
-    wells: dict[str, dict[str, object]] = {}
+    wells: dict[tuple[str | None, str], dict[str, object]] = {}
     layout = PlateLayout(wells=pd.DataFrame(), path=path)
     for rows, locate in sources:
-        _parse_layout_rows(rows, locate, path, layout, wells)
+        header = next((i for i, r in enumerate(rows) if any(str(c or "").strip() for c in r)), None)
+        if header is not None and "well" in [str(c or "").strip().lower() for c in rows[header]]:
+            _parse_long_rows(rows, header, locate, path, wells)
+        else:
+            _parse_layout_rows(rows, locate, path, layout, wells)
     if not wells:
         raise AssayFileError("no plate grid found in the layout", file=path,
                              hint="A layout is a grid ',1,...,12' with rows A-H of well codes "
-                             "(STD1, BLK, sample ids); see docs/assay_readers.md.")
-    frame = pd.DataFrame.from_dict(wells, orient="index")
-    frame.index.name = "well"
+                             "(STD1, BLK, sample ids), or a table with a 'well' column; "
+                             "see docs/assay_readers.md.")
+    frame = pd.DataFrame([{"plate": plate, "well": well, **entry} for (plate, well), entry in wells.items()])
     for column in _LAYOUT_COLUMNS + ["_level_number"]:
         if column not in frame:
             frame[column] = math.nan
     frame = frame.rename(columns={"_level_number": "level_number"})
-    layout.wells = frame.loc[sorted(frame.index, key=well_sort_key), _LAYOUT_COLUMNS + ["level_number"]]
+    if layout.plate is not None:
+        frame["plate"] = frame["plate"].fillna(layout.plate)
+    order = sorted(frame.index, key=lambda i: (str(frame.at[i, "plate"]), well_sort_key(frame.at[i, "well"])))
+    layout.wells = frame.loc[order, ["plate", "well", *_LAYOUT_COLUMNS, "level_number"]].reset_index(drop=True)
     return layout
 
 
+def _parse_long_rows(rows: list, header: int, locate, path: Path,
+                     wells: dict[tuple[str | None, str], dict[str, object]]) -> None:
+    columns = [str(c or "").strip().lower() for c in rows[header]]
+    fields = {"plate": "plate", "well": "well", **{k: v for k, v in GRID_FIELDS.items() if v != "content"}}
+    unknown = [c for c in columns if c and c not in fields]
+    if unknown:
+        raise AssayFileError(f"unknown layout column {unknown[0]!r}", file=path, where=locate(header),
+                             hint="Columns: plate, well, sample_type, sample_id, level, "
+                             "expected_concentration, dilution.")
+    for index in range(header + 1, len(rows)):
+        cells = {fields[c]: ("" if v is None else str(v).strip()) for c, v in zip(columns, rows[index]) if c}
+        if not any(cells.values()):
+            continue
+        well = normalise_well(cells.get("well", ""))
+        if well is None:
+            raise AssayFileError(f"{cells.get('well', '')!r} is not a well name", file=path, where=locate(index))
+        plate = cells.get("plate") or None
+        if (plate, well) in wells:
+            raise AssayFileError(f"well {well} is listed twice", file=path, where=locate(index))
+        for column in ("sample_type", "sample_id", "level", "expected_concentration", "dilution"):
+            if cells.get(column):
+                _fill(wells, (plate, well), column, cells[column], path, locate(index))
+        wells.setdefault((plate, well), {})
+
+
 def _parse_layout_rows(rows: list, locate, path: Path, layout: PlateLayout,
-                       wells: dict[str, dict[str, object]]) -> None:
+                       wells: dict[tuple[str | None, str], dict[str, object]]) -> None:
     index = 0
     while index < len(rows):
         cells = trim([("" if c is None else str(c).strip()) for c in rows[index]])
@@ -162,7 +197,7 @@ def _parse_layout_rows(rows: list, locate, path: Path, layout: PlateLayout,
                     hint="Name a grid in its top-left cell: empty (well codes), sample_type, sample_id, "
                     "level, concentration or dilution.")
             for well, cell in block.cells.items():
-                _fill(wells, well, GRID_FIELDS[name], cell, path, locate(index))
+                _fill(wells, (None, well), GRID_FIELDS[name], cell, path, locate(index))
             index = block.end
             continue
         key = cells[0].rstrip(":").strip().lower()
@@ -183,12 +218,13 @@ def _parse_layout_rows(rows: list, locate, path: Path, layout: PlateLayout,
         index += 1
 
 
-def _fill(wells: dict[str, dict[str, object]], well: str, column: str, cell: object, path: Path,
-          where: str) -> None:
+def _fill(wells: dict[tuple[str | None, str], dict[str, object]], key: tuple[str | None, str], column: str,
+          cell: object, path: Path, where: str) -> None:
     text = "" if cell is None else (f"{cell:g}" if isinstance(cell, float) else str(cell)).strip()
     if text.lower() in _UNUSED:
         return
-    entry = wells.setdefault(well, {})
+    well = key[1]
+    entry = wells.setdefault(key, {})
     if column == "content":
         entry.update(classify_sample(text))
     elif column == "expected_concentration":
@@ -257,32 +293,32 @@ def apply_layout(export: AssayExport, layout: PlateLayout, *, check_series: bool
     """
     where_file = layout.path or export.path
     table = export.table.copy()
-    if layout.plate is not None and layout.plate not in set(table["plate"]):
-        raise AssayFileError(f"the layout is for plate {layout.plate!r}, which is not in {export.path.name}",
-                             file=where_file,
-                             hint=f"Plates in the export: {', '.join(sorted(set(table['plate'])))}.")
+    wells = layout.wells
+    plates = set(wells["plate"].dropna())
+    if plates and wells["plate"].notna().all() and not plates & set(table["plate"]):
+        raise AssayFileError(
+            f"the layout is for plate {', '.join(repr(p) for p in sorted(plates))}, "
+            f"which is not in {export.path.name}", file=where_file,
+            hint=f"Plates in the export: {', '.join(sorted(set(table['plate'])))}.")
     check_analytes(export, [a for a in layout.top_concentration if a != "*"], file=where_file,
                    what="the layout's top concentrations")
-    selected = table["plate"] == layout.plate if layout.plate is not None else pd.Series(True, index=table.index)
-    wells = layout.wells
+    found = _lookup(table, wells)
     for column in _LAYOUT_COLUMNS:
         if column not in table:
-            table[column] = pd.Series(math.nan, index=table.index, dtype=object if column in (
-                "sample_type", "sample_id", "level") else float)
-    mapped = table.loc[selected, "well"].map
+            table[column] = pd.Series(math.nan, index=table.index,
+                                      dtype=object if column in ("sample_type", "sample_id", "level") else float)
+        elif column in ("sample_type", "sample_id", "level"):
+            table[column] = table[column].astype(object)
     for column in ("sample_type", "sample_id", "level", "dilution"):
-        new = mapped(wells[column])
-        has = new.notna()
-        table.loc[has[has].index, column] = new[has]
-    explicit = mapped(wells["expected_concentration"])
-    level = mapped(wells["level_number"])
-    analytes = table.loc[selected, "analyte"]
-    for row in explicit.index:
-        value = explicit[row]
-        if math.isnan(value) and not math.isnan(level[row]):
-            value = _level_concentration(layout, analytes[row], int(level[row]))
+        has = found[column].notna()
+        table.loc[has, column] = found.loc[has, column]
+    for row in found.index[found["expected_concentration"].notna() | found["level_number"].notna()]:
+        value = found.at[row, "expected_concentration"]
+        if math.isnan(value):
+            value = _level_concentration(layout, table.at[row, "analyte"], int(found.at[row, "level_number"]))
         if not math.isnan(value):
             table.at[row, "expected_concentration"] = value
+    selected = found.notna().any(axis=1)
     is_standard = table["sample_type"] == "standard"
     missing = selected & is_standard & table["expected_concentration"].isna()
     if missing.any():
@@ -298,6 +334,16 @@ def apply_layout(export: AssayExport, layout: PlateLayout, *, check_series: bool
     result = replace(export, table=table, metadata=metadata, leniencies=leniencies)
     check_standards(result, require=require_standards, check_series=check_series)
     return result
+
+
+def _lookup(table: pd.DataFrame, wells: pd.DataFrame) -> pd.DataFrame:
+    """Layout values for each row of ``table`` (plate-specific entries win over any-plate ones)."""
+    columns = [*_LAYOUT_COLUMNS, "level_number"]
+    keys = table[["plate", "well"]].reset_index()
+    specific = keys.merge(wells[wells["plate"].notna()], on=["plate", "well"], how="left").set_index("index")
+    generic = keys.merge(wells[wells["plate"].isna()].drop(columns="plate"), on="well", how="left")
+    found = specific[columns].combine_first(generic.set_index("index")[columns])
+    return found.reindex(table.index)
 
 
 def _level_concentration(layout: PlateLayout, analyte: str, level: int) -> float:

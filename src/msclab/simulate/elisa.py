@@ -118,16 +118,37 @@ def simulate_plates(kit: ElisaKit, concentrations: dict[str, float], rng: np.ran
     return pd.concat(layouts, ignore_index=True), reads
 
 
-def write_grid(path: Path, analyte: str, reads: dict[str, dict[str, np.ndarray]]) -> None:
-    """Write plates in msclab's generic grid CSV format (450 nm read, 570 nm reference)."""
+def _grid(out: io.StringIO, name: str, cells: dict[str, str]) -> None:
+    out.write(f"{name}," + ",".join(str(c) for c in range(1, 13)) + "\n")
+    for letter in "ABCDEFGH":
+        out.write(letter + "," + ",".join(cells.get(f"{letter}{c}", "") for c in range(1, 13)) + "\n")
+    out.write("\n")
+
+
+def write_grid(path: Path, plate_id: str, analyte: str, reads: dict[str, np.ndarray]) -> None:
+    """Write one plate in msclab's generic grid CSV format (450 nm read, 570 nm reference)."""
+    wells = PLATE_FORMATS[96].wells()
     out = io.StringIO()
-    for plate_id, by_read in reads.items():
-        out.write(f"Plate,{plate_id}\nAnalyte,{analyte}\nReference,570\n")
-        for read, grid in by_read.items():
-            out.write(f"Read,{read}\n," + ",".join(str(c) for c in range(1, 13)) + "\n")
-            for r, letter in enumerate("ABCDEFGH"):
-                cells = ["" if np.isnan(v) else f"{v:.4f}" for v in grid[r]]
-                out.write(letter + "," + ",".join(cells) + "\n")
-            out.write("\n")
+    out.write(f"Plate,{plate_id}\nAnalyte,{analyte}\nReference,570\n")
+    for read, grid in reads.items():
+        out.write(f"Read,{read}\n")
+        values = grid.ravel()
+        _grid(out, "", {w: f"{v:.4f}" for w, v in zip(wells, values, strict=True) if not np.isnan(v)})
+    with atomic_write(path, newline="") as handle:
+        handle.write(out.getvalue())
+
+
+def write_layout(path: Path, kit: ElisaKit, layout: pd.DataFrame, unit: str = "pg/mL") -> None:
+    """Write one plate's layout as a plate-shaped grid (docs/assay_readers.md, "Plate layouts")."""
+    codes = {}
+    for row in layout.itertuples():
+        codes[row.well] = {"standard": f"STD{row.level[1:]}" if row.level else "", "blank": "BLK"}.get(
+            row.sample_type, row.sample_id)
+    dilutions = {r.well: f"{r.dilution:g}" for r in layout.itertuples() if r.sample_type == "unknown"}
+    out = io.StringIO()
+    out.write(f"Plate,{layout['plate'].iloc[0]}\nTop concentration,{kit.top_standard:g}\n"
+              f"Dilution factor,{kit.step:g}\nUnit,{unit}\n")
+    _grid(out, "", codes)
+    _grid(out, "dilution", dilutions)
     with atomic_write(path, newline="") as handle:
         handle.write(out.getvalue())

@@ -27,7 +27,7 @@ from .cytometer import (
     spillover_matrix,
 )
 from .effects import PlantedEffect, direction_of, ratio_weight, resolve_effects
-from .elisa import KITS, simulate_plates, write_grid
+from .elisa import KITS, simulate_plates, write_grid, write_layout
 
 
 @dataclass(frozen=True)
@@ -271,11 +271,11 @@ def simulate_study(out: str | Path, design: StudyDesign | None = None) -> dict:
     for analyte, kit in KITS.items():
         stem = analyte.lower().replace("-", "")
         layout, reads = simulate_plates(kit, concentrations[analyte], elisa_rng, prefix=stem)
-        write_grid(out / "elisa" / f"{stem}.csv", analyte, reads)
-        with atomic_write(out / "elisa" / f"{stem}_layout.csv", newline="") as handle:
-            layout.drop(columns="true_concentration").to_csv(handle, index=False)
-        assays.append({"id": f"elisa_{stem}", "file": f"elisa/{stem}.csv", "format": "grid",
-                       "layout": f"elisa/{stem}_layout.csv", "analyte": analyte, "unit": "pg/mL"})
+        for plate_id, plate_reads in reads.items():
+            write_grid(out / "elisa" / f"{plate_id}.csv", plate_id, analyte, plate_reads)
+            write_layout(out / "elisa" / f"{plate_id}_layout.csv", kit, layout[layout["plate"] == plate_id])
+            assays.append({"id": f"elisa_{plate_id}", "file": f"elisa/{plate_id}.csv", "format": "grid",
+                           "layout": f"elisa/{plate_id}_layout.csv", "analyte": analyte, "unit": "pg/mL"})
         standards = kit.standards()
         plates_truth[analyte] = {
             "lowest_standard": float(standards.min()), "top_standard": float(standards.max()),

@@ -21,20 +21,24 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MsclabError
-from ..normalise.censoring import DROP_CENSORED, CensoringRule, apply_censoring
 from ..normalise import controls  # module import: controls itself imports stats.contrasts
+from ..normalise.censoring import DROP_CENSORED, CensoringRule, apply_censoring
 from .contrasts import Contrast
 from .fdr import bh_qvalues
-from .paired import summarise, t_interval
+from .paired import bootstrap_interval, t_stats, wilcoxon_p
 
 #: Columns of ``effects.csv`` that scripts rely on (design contract), first.
 EFFECT_COLUMNS = ("readout", "contrast", "estimate", "ci_low", "ci_high", "p_value", "q_value", "n_donors", "unit")
 
 
-def _arm(paired: pd.DataFrame, col: str) -> str:
-    if col not in paired.columns:
+def _wide(donors: pd.DataFrame, column: str, readouts: list[str]) -> pd.DataFrame:
+    return donors.set_index(["readout", "donor"])[column].unstack("donor").reindex(readouts)
+
+
+def _arm(samples: pd.DataFrame, col: str) -> str:
+    if col not in samples.columns:
         return ""
-    return ";".join(sorted(set(paired[col].astype(str)) - {""}))
+    return ";".join(sorted(set(samples[col].astype(str)) - {""}))
 
 
 def _one_contrast(
@@ -50,65 +54,66 @@ def _one_contrast(
     table = apply_censoring(readouts, censoring)
     paired = controls.paired_effects(readouts, contrast, table=table)
     donors = controls.donor_effects(paired)
-    drop = (
-        controls.donor_effects(controls.paired_effects(readouts, contrast, table=apply_censoring(readouts, DROP_CENSORED)))
-        if sensitivity
-        else None
-    )
-    by_readout = dict(tuple(paired.groupby("readout", sort=False)))
-    dropped = dict(tuple(drop.groupby("readout", sort=False))) if drop is not None else {}
-    rows = []
-    for i, (readout, group) in enumerate(donors.groupby("readout", sort=False)):
-        rng = np.random.default_rng([seed, i])
-        res = summarise(group["effect"].to_numpy(float), confidence=confidence, n_boot=n_boot, rng=rng)
-        pp_mean, pp_low, pp_high = t_interval(group["diff_pp"].to_numpy(float), confidence)
-        sample_rows = by_readout[readout]
-        valid = group.dropna(subset=["effect"])
-        row = {
-            "readout": readout,
+    if donors.empty:
+        return pd.DataFrame()
+    names = list(dict.fromkeys(donors["readout"]))
+    effect = _wide(donors, "effect", names)
+    main = t_stats(effect.to_numpy(float), confidence)
+    pp = t_stats(_wide(donors, "diff_pp", names).to_numpy(float), confidence)
+    censored = _wide(donors.assign(censored=donors["censored"].astype(float)), "censored", names)
+    first = donors.drop_duplicates("readout").set_index("readout").reindex(names)
+    samples = dict(tuple(paired.groupby("readout", sort=False)))
+
+    out = pd.DataFrame(
+        {
+            "readout": names,
             "contrast": contrast.name,
-            "estimate": res.estimate,
-            "ci_low": res.ci_low,
-            "ci_high": res.ci_high,
-            "p_value": res.p_value,
-            "q_value": np.nan,
-            "n_donors": res.n_donors,
-            "unit": group["unit"].iloc[0],
-            "scale": group["scale"].iloc[0],
-            "kind": group["kind"].iloc[0],
-            "catalogue_id": group["catalogue_id"].iloc[0],
-            "ci_low_boot": res.boot_low,
-            "ci_high_boot": res.boot_high,
-            "p_wilcoxon": res.p_wilcoxon,
-            "q_wilcoxon": np.nan,
-            "sd_donors": res.sd,
-            "diff_pp": pp_mean,
-            "diff_pp_ci_low": pp_low,
-            "diff_pp_ci_high": pp_high,
-            "treated_mean": float(sample_rows["treated"].mean()),
-            "control_mean": float(sample_rows["control"].mean()),
-            "n_censored": int(valid["censored"].sum()),
-            "censoring": censoring.describe(),
-            "n_excluded": int(table.excluded.get(readout, 0)),
-            "notes": "; ".join(sorted(set(sample_rows["note"]) - {""})),
-            "donor_values": json.dumps({d: round(float(v), 10) for d, v in zip(valid["donor"], valid["effect"])}),
+            "estimate": main.mean,
+            "ci_low": main.ci_low,
+            "ci_high": main.ci_high,
+            "p_value": main.p_value,
+            "q_value": bh_qvalues(main.p_value),
+            "n_donors": main.n,
+            "unit": first["unit"].to_numpy(),
+            "scale": first["scale"].to_numpy(),
+            "kind": first["kind"].to_numpy(),
+            "catalogue_id": first["catalogue_id"].to_numpy(),
         }
-        if drop is not None:
-            d = dropped[readout]["effect"].to_numpy(float) if readout in dropped else np.array([])
-            mean, low, high = t_interval(d, confidence)
-            row.update(
-                sensitivity_estimate=mean,
-                sensitivity_ci_low=low,
-                sensitivity_ci_high=high,
-                sensitivity_n_donors=int(np.sum(~np.isnan(d))),
-            )
-        for col in controls.ARM_COLUMNS:
-            row[col] = _arm(sample_rows, col)
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out["q_value"] = bh_qvalues(out["p_value"].to_numpy(float))
-        out["q_wilcoxon"] = bh_qvalues(out["p_wilcoxon"].to_numpy(float))
+    )
+    boot, wilcoxon, donor_values = [], [], []
+    for i, (name, row) in enumerate(effect.iterrows()):
+        values = row.dropna()
+        boot.append(bootstrap_interval(values.to_numpy(), n_boot=n_boot, confidence=confidence,
+                                       rng=np.random.default_rng([seed, i])))
+        wilcoxon.append(wilcoxon_p(values.to_numpy()))
+        donor_values.append(json.dumps({str(d): round(float(v), 10) for d, v in values.items()}))
+    out["ci_low_boot"] = [b[0] for b in boot]
+    out["ci_high_boot"] = [b[1] for b in boot]
+    out["p_wilcoxon"] = wilcoxon
+    out["q_wilcoxon"] = bh_qvalues(np.asarray(wilcoxon, dtype=float))
+    out["sd_donors"] = main.sd
+    out["diff_pp"] = pp.mean
+    out["diff_pp_ci_low"] = pp.ci_low
+    out["diff_pp_ci_high"] = pp.ci_high
+    out["treated_mean"] = [samples[r]["treated"].mean() for r in names]
+    out["control_mean"] = [samples[r]["control"].mean() for r in names]
+    out["n_censored"] = (censored.where(effect.notna()).fillna(0).sum(axis=1)).astype(int).to_numpy()
+    out["censoring"] = censoring.describe()
+    out["n_excluded"] = [int(table.excluded.get(r, 0)) for r in names]
+    out["notes"] = ["; ".join(sorted(set(samples[r]["note"]) - {""})) for r in names]
+    if sensitivity:
+        drop = controls.donor_effects(
+            controls.paired_effects(readouts, contrast, table=apply_censoring(readouts, DROP_CENSORED))
+        )
+        sens = t_stats(_wide(drop, "effect", names).to_numpy(float) if not drop.empty
+                       else np.full((len(names), 1), np.nan), confidence)
+        out["sensitivity_estimate"] = sens.mean
+        out["sensitivity_ci_low"] = sens.ci_low
+        out["sensitivity_ci_high"] = sens.ci_high
+        out["sensitivity_n_donors"] = sens.n
+    for col in controls.ARM_COLUMNS:
+        out[col] = [_arm(samples[r], col) for r in names]
+    out["donor_values"] = donor_values
     return out
 
 
@@ -146,10 +151,12 @@ def estimate_effects(
     DataFrame
         One row per readout x contrast: the columns of :data:`EFFECT_COLUMNS`
         first, then ``scale`` (``log2_fc``, ``log2_ratio`` or
-        ``pct_suppression``), ``kind``, ``catalogue_id``, bootstrap interval,
-        Wilcoxon p/q, the percentage-point difference of frequencies, censoring
-        counts and rule, the MSC-arm description and ``donor_values`` (JSON of
-        the donor effects, used by the comparison's bootstrap).
+        ``pct_suppression``), ``kind``, ``catalogue_id``, the bootstrap
+        interval, Wilcoxon p/q, the percentage-point difference of frequencies
+        with its CI, censoring counts and rule, the sensitivity analysis, the
+        MSC-arm description (``msc_ratio``, ``culture``, ``msc_source``,
+        ``msc_licensing``) and ``donor_values`` (JSON of the donor effects, used
+        by the comparison's bootstrap).
     """
     contrasts = [contrasts] if isinstance(contrasts, Contrast) else list(contrasts)
     names = [c.name for c in contrasts]

@@ -1,18 +1,21 @@
-"""Statistics of one set of paired, donor-level differences.
+"""Statistics of paired, donor-level differences.
 
 Each donor contributes one within-donor effect (treated vs matched control);
 the questions are how large the mean effect is and whether it differs from 0.
+The functions take a matrix with one row per readout and one column per donor
+(NaN where a donor lacks the readout) and work row by row.
 
 - Paired t: the mean with a Student-t confidence interval and a two-sided
-  one-sample t-test of the donor effects (equivalent to the paired t-test of
-  treated vs control on the effect's scale).
+  one-sample t-test of the donor effects (the paired t-test of treated vs
+  control on the effect's scale).
 - Bootstrap over donors: donors are resampled with replacement and the mean
-  recomputed; the percentile interval (Efron & Tibshirani 1993, An Introduction
-  to the Bootstrap, ch. 13) is reported next to the t interval. With few donors
-  it is narrower than it should be; it is a check on the t interval's
-  normality assumption, not a replacement.
-- Wilcoxon signed-rank test (exact for small samples without ties), robust to
-  a non-normal spread of donor effects.
+  recomputed; the percentile interval (Efron B, Tibshirani RJ. An Introduction
+  to the Bootstrap. Chapman & Hall 1993, ch. 13) is reported next to the t
+  interval. With few donors it is narrower than it should be; it is a check on
+  the t interval's normality assumption, not a replacement.
+- Wilcoxon signed-rank test (exact for small samples without ties; Wilcoxon F.
+  Individual comparisons by ranking methods. Biometrics Bull 1945;1:80-83),
+  robust to a non-normal spread of donor effects.
 """
 
 from __future__ import annotations
@@ -24,38 +27,41 @@ from scipy import stats
 
 
 @dataclass(frozen=True)
-class PairedResult:
-    """Summary of donor-level effects."""
+class TStats:
+    """Row-wise paired-t statistics; every field is an array with one value per row."""
 
-    estimate: float
-    ci_low: float
-    ci_high: float
-    boot_low: float
-    boot_high: float
-    p_value: float
-    p_wilcoxon: float
-    n_donors: int
-    sd: float
+    mean: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    p_value: np.ndarray
+    n: np.ndarray
+    sd: np.ndarray
 
 
-def t_interval(effects: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Return ``(mean, low, high)``: the Student-t interval of the mean (NaN below 2 donors)."""
-    x = np.asarray(effects, dtype=float)
-    x = x[~np.isnan(x)]
-    n = x.size
-    if n == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(x.mean())
-    if n < 2:
-        return mean, np.nan, np.nan
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
-    return mean, mean - half, mean + half
+def t_stats(matrix: np.ndarray, confidence: float = 0.95) -> TStats:
+    """Return mean, Student-t CI, two-sided t-test p-value, n and SD of every row.
+
+    Rows with fewer than 2 values get NaN CI and p-value; rows with zero spread
+    get a zero-width CI and NaN p-value.
+    """
+    x = np.atleast_2d(np.asarray(matrix, dtype=float))
+    n = (~np.isnan(x)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(x, axis=1) / n
+        sd = np.sqrt(np.nansum((x - mean[:, None]) ** 2, axis=1) / (n - 1))
+        se = sd / np.sqrt(n)
+        df = np.where(n >= 2, n - 1, 1)
+        half = np.where(n >= 2, stats.t.ppf(0.5 + confidence / 2, df) * se, np.nan)
+        p = np.where((n >= 2) & (se > 0), 2 * stats.t.sf(np.abs(mean / se), df), np.nan)
+    mean = np.where(n > 0, mean, np.nan)
+    sd = np.where(n >= 2, sd, np.nan)
+    return TStats(mean, mean - half, mean + half, p, n, sd)
 
 
 def bootstrap_interval(
     effects: np.ndarray, *, n_boot: int = 2000, confidence: float = 0.95, rng: np.random.Generator
 ) -> tuple[float, float]:
-    """Return the percentile bootstrap interval of the mean over donors."""
+    """Return the percentile bootstrap interval of the mean over donors (NaN below 2 donors)."""
     x = np.asarray(effects, dtype=float)
     x = x[~np.isnan(x)]
     if x.size < 2:
@@ -66,39 +72,10 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
-def t_test(effects: np.ndarray) -> float:
-    """Return the two-sided p-value of the one-sample t-test of mean 0 (NaN if undefined)."""
+def wilcoxon_p(effects: np.ndarray) -> float:
+    """Return the two-sided Wilcoxon signed-rank p-value of the donor effects (NaN if undefined)."""
     x = np.asarray(effects, dtype=float)
     x = x[~np.isnan(x)]
-    if x.size < 2 or not x.std(ddof=1) > 0:
-        return np.nan
-    t = x.mean() / (x.std(ddof=1) / np.sqrt(x.size))
-    return float(2 * stats.t.sf(abs(t), x.size - 1))
-
-
-def _wilcoxon(x: np.ndarray) -> float:
     if x.size < 2 or np.all(x == 0):
         return np.nan
     return float(stats.wilcoxon(x, zero_method="wilcox", alternative="two-sided").pvalue)
-
-
-def summarise(
-    effects: np.ndarray, *, confidence: float = 0.95, n_boot: int = 2000, rng: np.random.Generator
-) -> PairedResult:
-    """Return every statistic of :class:`PairedResult` for one set of donor effects."""
-    x = np.asarray(effects, dtype=float)
-    x = x[~np.isnan(x)]
-    mean, low, high = t_interval(x, confidence)
-    boot_low, boot_high = bootstrap_interval(x, n_boot=n_boot, confidence=confidence, rng=rng)
-    p = t_test(x)
-    return PairedResult(
-        estimate=mean,
-        ci_low=low,
-        ci_high=high,
-        boot_low=boot_low,
-        boot_high=boot_high,
-        p_value=p,
-        p_wilcoxon=_wilcoxon(x),
-        n_donors=int(x.size),
-        sd=float(x.std(ddof=1)) if x.size >= 2 else np.nan,
-    )

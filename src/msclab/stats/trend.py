@@ -32,7 +32,7 @@ from ..normalise.censoring import CensoringRule, apply_censoring
 from ..normalise import controls  # module import: controls itself imports stats.contrasts
 from .contrasts import Contrast
 from .fdr import bh_qvalues
-from .paired import t_interval, t_test
+from .paired import t_stats
 
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$")
 
@@ -117,8 +117,7 @@ def dose_trend(
         table = table[order]
         x = np.log2([msc_fraction(r) for r in order])
         slopes = _donor_slopes(table, x)
-        slope, low, high = t_interval(slopes, confidence)
-        p_slope = t_test(slopes)
+        res = t_stats(slopes, confidence)
         page_l, p_page, n_page = _page(table)
         rows.append(
             {
@@ -127,10 +126,10 @@ def dose_trend(
                 "scale": group["scale"].iloc[0],
                 "levels": ";".join(order),
                 "n_donors": int(slopes.size),
-                "slope": slope,
-                "slope_ci_low": low,
-                "slope_ci_high": high,
-                "p_slope": p_slope,
+                "slope": res.mean[0],
+                "slope_ci_low": res.ci_low[0],
+                "slope_ci_high": res.ci_high[0],
+                "p_slope": res.p_value[0],
                 "page_L": page_l,
                 "p_page": p_page,
                 "page_n_donors": n_page,

@@ -151,7 +151,11 @@ class FCSFile:
         return adata
 
     def metadata(self, scaled: bool = True) -> dict[str, object]:
-        """JSON-safe summary: version, path, events, keywords, leniencies, spillover, data sets."""
+        """The ``uns['fcs']`` entry: version, path, events, keywords, leniencies, spillover, data sets.
+
+        Everything is a string, number, list, ``None`` or (``data_sets``) a
+        small DataFrame, so the AnnData can be written to ``.h5ad``.
+        """
         spill = None
         if self.spillover is not None:
             matrix, keyword = self.spillover
@@ -163,7 +167,8 @@ class FCSFile:
             "n_events": self.n_events,
             "n_channels": len(self.channels),
             "dataset": self.dataset,
-            "data_sets": [ds.summary() for ds in self.data_sets],
+            "data_sets": pd.DataFrame([ds.summary() for ds in self.data_sets]).astype(
+                {"n_events": "Int64", "n_channels": "Int64"}),
             "scaled": scaled,
             "timestep": self.timestep,
             "keywords": dict(self.keywords),

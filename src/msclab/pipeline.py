@@ -1,0 +1,237 @@
+"""``msclab analyze``: the whole pipeline on one experiment.
+
+experiment -> flow panels (gate, quantify) and cytokine assays (fit, quantify)
+-> the sample x readout AnnData -> paired effects per contrast -> comparison
+with the catalogue -> report and tables. A sample that fails is listed with its
+reason (``obs['status']``, ``failures.csv``, the report); it never disappears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+import anndata as ad
+import pandas as pd
+
+from ._files import atomic_path, atomic_write
+from .compare import Comparison, score
+from .errors import MsclabError
+from .experiment import Experiment, read_experiment
+from .provenance import Provenance
+from .readouts import build_readouts, to_long
+from .stats import estimate_effects
+
+#: Files ``analyze`` writes (design contract), by key.
+OUTPUTS = {
+    "report": "report.html", "readouts_h5ad": "readouts.h5ad", "readouts_csv": "readouts.csv",
+    "effects": "effects.csv", "comparison": "comparison.csv", "provenance": "provenance.json",
+    "populations": "populations.csv", "concentrations": "concentrations.csv", "curves": "curves.csv",
+    "failures": "failures.csv",
+}
+
+
+@dataclass
+class Settings:
+    """Parameters of an analysis (all recorded in provenance).
+
+    Attributes
+    ----------
+    curve_model, weighting
+        Standard-curve model (``4pl``/``5pl``) and weighting (``none``, ``1/y``, ``1/y^2``).
+    n_boot
+        Bootstrap resamples for effect and score intervals.
+    seed
+        Seed of every random step.
+    plots
+        Draw gate and curve plots for the report.
+    """
+
+    curve_model: str = "5pl"
+    weighting: str = "1/y^2"
+    n_boot: int = 2000
+    seed: int = 0
+    plots: bool = True
+
+
+@dataclass
+class AnalysisResult:
+    """What ``analyze`` produced, as Python objects."""
+
+    experiment: Experiment
+    readouts: ad.AnnData
+    effects: pd.DataFrame
+    comparison: Comparison
+    populations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    concentrations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["sample_id", "stage", "reason"]))
+    plots: dict[str, list[Path]] = field(default_factory=dict)
+    provenance: Provenance | None = None
+
+    @property
+    def n_failed(self) -> int:
+        """Number of samples that failed at some stage."""
+        return int(self.failures["sample_id"].nunique()) if len(self.failures) else 0
+
+
+def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None) -> tuple[list[pd.DataFrame], pd.DataFrame, list[dict], list[Path]]:
+    """Gate and quantify every panel; returns records, populations, failures, plots."""
+    from .flow.panel import quantify_panel
+
+    records, populations, failures, plots = [], [], [], []
+    for panel in exp.spec.panels:
+        if exp.files(panel).empty:
+            continue
+        try:
+            result = quantify_panel(exp, panel, plots_dir=plots_dir, provenance=prov)
+        except MsclabError as exc:
+            failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": str(exc)}
+                         for s in exp.files(panel)["sample_id"]]
+            continue
+        records.append(result.records)
+        populations.append(result.populations.assign(panel=panel))
+        failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": r} for s, r in result.failures.items()]
+        plots += list(result.plots)
+    table = pd.concat(populations, ignore_index=True) if populations else pd.DataFrame()
+    return records, table, failures, plots
+
+
+def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None
+               ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+    """Read, fit and quantify every assay export; returns records, concentrations, curves, failures, plots."""
+    from .assay.plots import save_curve_plots
+    from .assay.quantify import quantify
+    from .io.assay import read_assay
+
+    records, wells, curves, failures, plots = [], [], [], [], []
+    known = set(exp.samples.index)
+    for assay in exp.spec.assays:
+        path = exp.root / assay.file
+        layout = exp.root / assay.layout if assay.layout else None
+        try:
+            export = read_assay(path, assay.format, layout=layout, analyte=assay.analyte)
+        except MsclabError as exc:
+            failures.append({"sample_id": "", "stage": f"assay:{assay.id}", "reason": str(exc)})
+            continue
+        for leniency in export.leniencies:
+            prov.add_leniency(path, leniency)
+        result = quantify(export, model=settings.curve_model, weighting=settings.weighting, unit=assay.unit)
+        table = result.wells.assign(assay=assay.id)
+        empty = (table["sample_type"] == "unknown") & (table["sample_id"] == "") & table["signal"].isna()
+        table = table[~empty]
+        wells.append(table)
+        curves.append(result.curves.assign(assay=assay.id))
+        prov.steps.setdefault("assays", {})[assay.id] = {"settings": result.settings,
+                                                       "masks": result.masks.to_dict("records")}
+        unknown = sorted(set(table.loc[table["sample_type"] == "unknown", "sample_id"]) - known - {""})
+        if unknown:
+            prov.steps.setdefault("assay_samples_not_in_samplesheet", {})[assay.id] = unknown
+        rec = result.readout_records()
+        records.append(rec[rec["sample_id"].isin(known)])
+        if plots_dir is not None:
+            plots += save_curve_plots(result, plots_dir / "curves" / assay.id)
+    concentrations = pd.concat(wells, ignore_index=True) if wells else pd.DataFrame()
+    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+    return records, concentrations, curve_table, failures, plots
+
+
+def _mark_failures(readouts: ad.AnnData, failures: pd.DataFrame) -> None:
+    for sample_id, group in failures[failures["sample_id"] != ""].groupby("sample_id"):
+        if sample_id in readouts.obs_names:
+            readouts.obs.loc[sample_id, "status"] = "failed"
+            readouts.obs.loc[sample_id, "status_reason"] = "; ".join(f"{s}: {r}" for s, r in zip(group["stage"], group["reason"]))
+
+
+def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings: Settings | None = None,
+            ) -> AnalysisResult:
+    """Run the whole pipeline on one experiment and write every output.
+
+    Parameters
+    ----------
+    experiment
+        ``experiment.yaml``.
+    out
+        Output folder (created); see :data:`OUTPUTS` for what is written.
+    settings
+        Analysis parameters.
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    settings = settings or Settings()
+    out = Path(out)
+    exp = read_experiment(experiment)
+    prov = Provenance("analyze", parameters={"experiment": str(exp.path), "out": str(out), **vars(settings)})
+    prov.add_input(exp.path, "manifest")
+    prov.add_input(exp.root / exp.spec.samplesheet, "samplesheet")
+    for file in exp.files()["file"]:
+        prov.add_input(file, "fcs")
+    for assay in exp.spec.assays:
+        prov.add_input(exp.root / assay.file, "assay")
+        if assay.layout:
+            prov.add_input(exp.root / assay.layout, "layout")
+    plots_dir = out / "plots" if settings.plots else None
+
+    flow_records, populations, flow_failures, flow_plots = run_flow(exp, prov, plots_dir)
+    assay_records, concentrations, curves, assay_failures, curve_plots = run_assays(exp, prov, settings, plots_dir)
+    failures = pd.DataFrame(flow_failures + assay_failures, columns=["sample_id", "stage", "reason"])
+
+    records = [r for r in flow_records + assay_records if len(r)]
+    mapping = exp.spec.catalogue_mapping
+    table = pd.concat(records, ignore_index=True) if records else pd.DataFrame()
+    readouts = build_readouts(exp.samples, table)
+    if mapping:
+        known = readouts.var.index.intersection(list(mapping))
+        readouts.var.loc[known, "catalogue_id"] = [mapping[r] for r in known]
+    _mark_failures(readouts, failures)
+    readouts.uns["experiment"] = {"name": exp.spec.name, "context": exp.spec.context}
+
+    effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
+    catalogue = _catalogue(exp)
+    comparison = score(effects, catalogue, exp.spec.context, seed=settings.seed)
+    prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
+
+    result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,
+                            {"gates": flow_plots, "curves": curve_plots}, prov)
+    write_outputs(result, out)
+    return result
+
+
+def _catalogue(exp: Experiment):
+    from .catalogue import load_catalogue
+
+    extra = exp.root / exp.spec.catalogue if exp.spec.catalogue else None
+    return load_catalogue(extra)
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_write(path, newline="") as handle:
+        frame.to_csv(handle, index=False)
+
+
+def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
+    """Write the tables, the AnnData, the report and provenance atomically."""
+    from .report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {key: out / name for key, name in OUTPUTS.items()}
+    readouts = result.readouts
+    with atomic_path(paths["readouts_h5ad"]) as tmp:
+        readouts.write_h5ad(tmp)
+    wide = pd.concat([readouts.obs, pd.DataFrame(readouts.X, index=readouts.obs_names, columns=readouts.var_names)],
+                     axis=1)
+    _csv(wide, paths["readouts_csv"])
+    _csv(to_long(readouts), out / "readouts_long.csv")
+    _csv(result.effects, paths["effects"])
+    _csv(result.comparison.table, paths["comparison"])
+    _csv(result.populations, paths["populations"])
+    _csv(result.concentrations, paths["concentrations"])
+    _csv(result.curves, paths["curves"])
+    _csv(result.failures, paths["failures"])
+    write_report(result, paths["report"])
+    result.provenance.steps["outputs"] = {k: str(p) for k, p in paths.items()}
+    result.provenance.write(paths["provenance"])
+    return paths

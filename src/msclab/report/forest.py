@@ -1,0 +1,62 @@
+"""The forest plot: observed effects with CIs beside the catalogue's expected directions."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+VERDICT_COLOURS = {
+    "concordant": "#1b7837", "discordant": "#b2182b", "inconclusive": "#777777",
+    "literature_conflicting": "#e08214",
+}
+ARROWS = {"up": "↑", "down": "↓", "no_change": "≈", "conflicting": "⇅", "context_dependent": "◐"}
+SCALE_LABELS = {
+    "log2_fc": "log2 fold change (MSC / control)",
+    "log2_ratio": "log2 ratio of frequencies (MSC / control)",
+    "pct_suppression": "% suppression of division",
+}
+
+
+def forest_png(comparison: pd.DataFrame) -> bytes | None:
+    """PNG of the measured comparison rows, one panel per effect scale; None if nothing was measured.
+
+    Each row shows the estimate and its CI coloured by verdict, with the
+    catalogue's expected direction as an arrow at the right.
+    """
+    rows = comparison[comparison["verdict"].isin(list(VERDICT_COLOURS))].copy()
+    if rows.empty:
+        return None
+    rows["label"] = rows["effect_id"].astype(str) + "  (" + rows["contrast"].astype(str) + ")"
+    scales = list(dict.fromkeys(rows["scale"]))
+    sizes = [max(1, int((rows["scale"] == s).sum())) for s in scales]
+    fig, axes = plt.subplots(len(scales), 1, figsize=(8.5, 1.2 * len(scales) + 0.3 * sum(sizes)), dpi=110,
+                             gridspec_kw={"height_ratios": sizes}, squeeze=False)
+    for ax, scale in zip(axes[:, 0], scales, strict=True):
+        part = rows[rows["scale"] == scale].iloc[::-1]
+        for i, row in enumerate(part.itertuples()):
+            colour = VERDICT_COLOURS[row.verdict]
+            if np.isfinite(row.ci_low) and np.isfinite(row.ci_high):
+                ax.plot([row.ci_low, row.ci_high], [i, i], color=colour, lw=2)
+            if np.isfinite(row.observed):
+                ax.plot(row.observed, i, "o", color=colour, ms=6)
+            ax.annotate(ARROWS.get(str(row.expected), "?"), xy=(1.01, i), xycoords=("axes fraction", "data"),
+                        va="center", fontsize=11)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(np.arange(len(part)), part["label"], fontsize=8)
+        ax.set_ylim(-0.7, len(part) - 0.3)
+        ax.set_xlabel(SCALE_LABELS.get(scale, scale), fontsize=8)
+    axes[0, 0].set_title("Observed effect (95% CI) and the review's expected direction (arrow)", fontsize=10)
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v.replace("_", " "))
+               for v, c in VERDICT_COLOURS.items() if v in set(rows["verdict"])]
+    axes[-1, 0].legend(handles=handles, fontsize=7, loc="best", frameon=False)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,102 @@
+"""Render the analysis report: one self-contained HTML file a wet-lab scientist can read."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from .._files import atomic_write
+from .forest import ARROWS, VERDICT_COLOURS, forest_png
+
+if TYPE_CHECKING:
+    from ..pipeline import AnalysisResult
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("msclab.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
+_MAX_GATE_PLOTS = 24
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _table(frame: pd.DataFrame, columns: list[str] | None = None, digits: int = 3) -> str:
+    """An HTML table of selected columns, numbers rounded; empty string for an empty frame."""
+    if frame is None or frame.empty:
+        return ""
+    shown = frame[[c for c in (columns or list(frame.columns)) if c in frame.columns]]
+    return shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.{digits}g}", classes="data",
+                         border=0, escape=True)
+
+
+def _low_event_populations(result: AnalysisResult) -> pd.DataFrame:
+    pops = result.populations
+    if pops.empty or "count" not in pops:
+        return pd.DataFrame()
+    return pops[pops["count"] < 100].sort_values("count")
+
+
+def _images(paths: list[Path], limit: int) -> list[dict[str, str]]:
+    return [{"name": p.stem, "uri": _data_uri(p.read_bytes())} for p in paths[:limit] if p.is_file()]
+
+
+def render_report(result: AnalysisResult) -> str:
+    """Return the report as an HTML string."""
+    exp = result.experiment
+    comparison = result.comparison
+    measured = comparison.table[comparison.table["verdict"] != "not_measured"] if len(comparison.table) else comparison.table
+    forest = forest_png(comparison.table) if len(comparison.table) else None
+    samples = exp.samples
+    obs = result.readouts.obs
+    failed = obs[obs["status"] != "ok"][["sample_id", "status", "status_reason"]] if "sample_id" in obs else obs[obs["status"] != "ok"]
+    verdict_counts = measured["verdict"].value_counts().to_dict() if len(measured) else {}
+    context = {
+        "title": exp.spec.name,
+        "description": exp.spec.description,
+        "context": exp.spec.context,
+        "n_samples": len(samples),
+        "n_donors": samples["donor"].nunique(),
+        "n_files": len(exp.files()),
+        "n_assays": len(exp.spec.assays),
+        "conditions": samples.groupby(["condition", "msc_ratio", "stimulus"], dropna=False).size()
+        .rename("samples").reset_index().to_html(index=False, classes="data", border=0),
+        "summary": comparison.summary,
+        "score": None if comparison.score is None or np.isnan(comparison.score) else f"{comparison.score:.2f}",
+        "score_ci": "" if np.isnan(comparison.ci[0]) else f"{comparison.ci[0]:.2f} to {comparison.ci[1]:.2f}",
+        "verdict_counts": verdict_counts,
+        "colours": VERDICT_COLOURS,
+        "arrows": ARROWS,
+        "forest": _data_uri(forest) if forest else None,
+        "comparison_table": _table(measured, ["effect_id", "contrast", "readout", "expected", "observed", "ci_low",
+                                              "ci_high", "verdict", "evidence", "modifiers", "reason", "references"]),
+        "effects_table": _table(result.effects, ["readout", "contrast", "estimate", "ci_low", "ci_high", "p_value",
+                                                 "q_value", "n_donors", "unit", "scale"]),
+        "failed_table": _table(failed),
+        "failures_table": _table(result.failures),
+        "low_events_table": _table(_low_event_populations(result)),
+        "curves_table": _table(result.curves, ["assay", "plate", "analyte", "model", "weighting", "lloq", "uloq",
+                                               "accepted", "reason"]),
+        "flag_counts": _table(result.concentrations.groupby(["analyte", "flag"]).size().rename("wells").reset_index())
+        if len(result.concentrations) else "",
+        "gate_images": _images(result.plots.get("gates", []), _MAX_GATE_PLOTS),
+        "n_gate_plots": len(result.plots.get("gates", [])),
+        "curve_images": _images(result.plots.get("curves", []), 64),
+        "populations_table": _table(result.populations.head(400)),
+        "provenance": result.provenance.to_dict() if result.provenance else {},
+    }
+    return _ENV.get_template("report.html.j2").render(**context)
+
+
+def write_report(result: AnalysisResult, path: Path) -> Path:
+    """Write ``report.html`` atomically."""
+    with atomic_write(path) as handle:
+        handle.write(render_report(result))
+    return path
