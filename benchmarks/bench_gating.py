@@ -149,7 +149,7 @@ def run_flowkit(paths: list[str], gml: str) -> dict:
     session.analyze_samples(use_mp=False)
     report = session.get_analysis_report()
     elapsed = time.perf_counter() - start
-    counts = {f"{row.sample}|{row.gate_name}": int(row.count) for row in report.itertuples()}
+    counts = {f"{row.sample_id}|{row.gate_name}": int(row.count) for row in report.itertuples()}
     return {"seconds": elapsed, "peak_mb": _peak_mb(), "counts": counts}
 
 

@@ -100,13 +100,17 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None) -> tuple
 
 def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None
                ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
-    """Read, fit and quantify every assay export; returns records, concentrations, curves, failures, plots."""
+    """Read, fit and quantify every assay export; returns records, concentrations, curves, failures, plots.
+
+    When the samplesheet names bridge samples (``control_type = bridge``) and an
+    analyte spans several plates, concentrations are calibrated across plates
+    (:func:`msclab.normalise.calibrate_plates`) and the factors recorded.
+    """
     from .assay.plots import save_curve_plots
-    from .assay.quantify import quantify
+    from .assay.quantify import AssayResult, quantify
     from .io.assay import read_assay
 
-    records, wells, curves, failures, plots = [], [], [], [], []
-    known = set(exp.samples.index)
+    results, failures, plots = [], [], []
     for assay in exp.spec.assays:
         path = exp.root / assay.file
         layout = exp.root / assay.layout if assay.layout else None
@@ -118,23 +122,45 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
         for leniency in export.leniencies:
             prov.add_leniency(path, leniency)
         result = quantify(export, model=settings.curve_model, weighting=settings.weighting, unit=assay.unit)
-        table = result.wells.assign(assay=assay.id)
-        empty = (table["sample_type"] == "unknown") & (table["sample_id"] == "") & table["signal"].isna()
-        table = table[~empty]
-        wells.append(table)
-        curves.append(result.curves.assign(assay=assay.id))
         prov.steps.setdefault("assays", {})[assay.id] = {"settings": result.settings,
                                                        "masks": result.masks.to_dict("records")}
-        unknown = sorted(set(table.loc[table["sample_type"] == "unknown", "sample_id"]) - known - {""})
-        if unknown:
-            prov.steps.setdefault("assay_samples_not_in_samplesheet", {})[assay.id] = unknown
-        rec = result.readout_records()
-        records.append(rec[rec["sample_id"].isin(known)])
         if plots_dir is not None:
             plots += save_curve_plots(result, plots_dir / "curves" / assay.id)
-    concentrations = pd.concat(wells, ignore_index=True) if wells else pd.DataFrame()
-    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
-    return records, concentrations, curve_table, failures, plots
+        results.append((assay.id, result))
+    if not results:
+        return [], pd.DataFrame(), pd.DataFrame(), failures, plots
+    wells = pd.concat([r.wells.assign(assay=a) for a, r in results], ignore_index=True)
+    empty = (wells["sample_type"] == "unknown") & (wells["sample_id"] == "") & wells["signal"].isna()
+    wells = _calibrate_across_plates(wells[~empty], exp, prov)
+    curves = pd.concat([r.curves.assign(assay=a) for a, r in results], ignore_index=True)
+    combined = AssayResult(wells, curves, pd.concat([r.masks for _, r in results], ignore_index=True),
+                           settings=results[0][1].settings)
+    known = set(exp.samples.index)
+    unknown = sorted(set(wells.loc[wells["sample_type"] == "unknown", "sample_id"]) - known - {""})
+    if unknown:
+        prov.steps["assay_samples_not_in_samplesheet"] = unknown
+    records = combined.readout_records()
+    return [records[records["sample_id"].isin(known)]], wells, curves, failures, plots
+
+
+def _calibrate_across_plates(wells: pd.DataFrame, exp: Experiment, prov: Provenance) -> pd.DataFrame:
+    """Inter-plate calibration per analyte with the experiment's bridge samples, when it applies."""
+    from .normalise import calibrate_plates
+
+    bridges = list(exp.samples.index[exp.samples["control_type"] == "bridge"])
+    if not bridges:
+        return wells
+    parts = []
+    for analyte, part in wells.groupby("analyte", sort=False):
+        if part["plate"].nunique() < 2:
+            parts.append(part)
+            continue
+        calibration = calibrate_plates(part, bridges)
+        prov.steps.setdefault("plate_calibration", {})[analyte] = {
+            "reference_plate": calibration.reference_plate, "bridge_samples": bridges,
+            "factors": calibration.factors.to_dict("records")}
+        parts.append(calibration.wells)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _mark_failures(readouts: ad.AnnData, failures: pd.DataFrame) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _sim import FALLING, simulate_plate
 
 from msclab.assay.quantify import quantify
 from msclab.readouts import FLAG_LEVELS, build_readouts
@@ -14,9 +13,9 @@ IN_RANGE = ["ok", "high_cv"]
 
 
 @pytest.fixture(scope="module")
-def rising():
+def rising(sim):
     rng = np.random.default_rng(2)
-    table = pd.concat([simulate_plate(rng, plate=f"P{p}") for p in range(3)])
+    table = pd.concat([sim.simulate_plate(rng, plate=f"P{p}", sample_range=(0.2, 1e5)) for p in range(3)])
     return table, quantify(table)
 
 
@@ -26,7 +25,7 @@ def test_in_range_concentrations_recover_truth(rising):
     unknown = wells[(wells["sample_type"] == "unknown") & wells["flag"].isin(IN_RANGE)]
     rel = np.abs(unknown["concentration"] / unknown["true_concentration"] - 1)
     assert len(unknown) > 100
-    assert rel.median() < 0.10  # measured 0.055
+    assert rel.median() < 0.10  # measured 0.044
     assert result.curves["accepted"].all()
 
 
@@ -62,12 +61,12 @@ def test_confidence_intervals_cover_the_truth(rising):
     wells = result.wells
     inside = wells[(wells["sample_type"] == "unknown") & wells["flag"].isin(IN_RANGE)]
     covered = (inside["ci_low"] <= inside["true_concentration"]) & (inside["true_concentration"] <= inside["ci_high"])
-    assert 0.85 <= covered.mean() <= 1.0  # nominal 95 %; measured 0.88
+    assert 0.85 <= covered.mean() <= 1.0  # nominal 95 %; measured 0.92
 
 
-def test_falling_curve_quantifies():
+def test_falling_curve_quantifies(sim):
     rng = np.random.default_rng(5)
-    table = simulate_plate(rng, FALLING, top=5000.0, sample_range=(1.0, 20000.0), cv=0.04)
+    table = sim.simulate_plate(rng, sim.FALLING, top=5000.0, sample_range=(1.0, 20000.0), cv=0.04)
     result = quantify(table, "4pl")
     curve = result.curves.iloc[0]
     assert curve["accepted"] and curve["direction"] == "falling"
@@ -75,9 +74,9 @@ def test_falling_curve_quantifies():
     assert np.median(np.abs(unknown["concentration"] / unknown["true_concentration"] - 1)) < 0.10
 
 
-def test_dilution_multiplies_concentration_and_ci():
+def test_dilution_multiplies_concentration_and_ci(sim):
     rng = np.random.default_rng(7)
-    table = simulate_plate(rng)
+    table = sim.simulate_plate(rng)
     neat = quantify(table).wells
     table["dilution"] = np.where(table["sample_type"] == "unknown", 10.0, 1.0)
     diluted = quantify(table).wells
@@ -87,9 +86,9 @@ def test_dilution_multiplies_concentration_and_ci():
     assert np.allclose(diluted.loc[unk, "concentration_in_well"], neat.loc[unk, "concentration_in_well"], equal_nan=True)
 
 
-def test_garbage_plate_is_fit_failed_not_an_exception():
+def test_garbage_plate_is_fit_failed_not_an_exception(sim):
     rng = np.random.default_rng(1)
-    table = simulate_plate(rng)
+    table = sim.simulate_plate(rng)
     table["signal"] = rng.lognormal(6, 0.4, len(table))
     result = quantify(table)
     assert not result.curves["accepted"].item()
@@ -98,9 +97,9 @@ def test_garbage_plate_is_fit_failed_not_an_exception():
     assert result.wells["concentration"].isna().all()
 
 
-def test_outliers_and_hook_are_masked_and_recorded():
+def test_outliers_and_hook_are_masked_and_recorded(sim):
     rng = np.random.default_rng(4)
-    table = simulate_plate(rng, cv=0.02)
+    table = sim.simulate_plate(rng, cv=0.02)
     std = table.index[table["sample_type"] == "standard"]
     table.loc[std[6], "signal"] *= 3.0  # an outlier well of level S4
     top = table.index[(table["sample_type"] == "standard") & (table["level"] == "S1")]
@@ -115,9 +114,9 @@ def test_outliers_and_hook_are_masked_and_recorded():
     assert (flags[masks["well"]] == "masked").all()
 
 
-def test_replicate_cv_flags_high_cv():
+def test_replicate_cv_flags_high_cv(sim):
     rng = np.random.default_rng(8)
-    table = simulate_plate(rng, cv=0.01)
+    table = sim.simulate_plate(rng, cv=0.01)
     unk = table.index[(table["sample_type"] == "unknown")]
     table.loc[unk[::2], "signal"] *= 1.6  # first replicate of every unknown far off
     wells = quantify(table).wells
@@ -128,8 +127,9 @@ def test_replicate_cv_flags_high_cv():
 
 def test_lod_from_blanks_is_below_lloq(rising):
     _, result = rising
-    curves = result.curves
-    assert (curves["lod"] > 0).all() and (curves["lod"] < curves["lloq"]).all()
+    # NaN when blank mean + 3 SD lies below the fitted bottom asymptote.
+    curves = result.curves.dropna(subset=["lod"])
+    assert len(curves) and (curves["lod"] > 0).all() and (curves["lod"] < curves["lloq"]).all()
 
 
 def test_dataset_and_readouts(rising):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from typer.testing import CliRunner
 
@@ -44,9 +42,6 @@ def test_show_json() -> None:
 
 
 def test_unknown_id_exits_2_with_a_hint() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", "from msclab.cli import main; main()", "catalogue", "show", "treg_freq"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert proc.returncode == 2
-    assert "treg_frequency" in proc.stderr and "Traceback" not in proc.stderr
+    result = runner.invoke(app, ["catalogue", "show", "treg_freq"])
+    assert result.exit_code == 2
+    assert "treg_frequency" in result.output and "Traceback" not in result.output

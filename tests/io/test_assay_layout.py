@@ -120,3 +120,20 @@ def test_layout_file_errors(tmp_path):
 def test_classify_sample(name, kind):
     assert classify_sample(name)["sample_type"] == kind
     assert classify_sample("") == {}
+
+
+def test_long_layout_as_the_simulator_writes_it(tmp_path):
+    plate_csv(tmp_path / "plate.csv", name="ifng_plate1")
+    rows = ["plate,well,sample_type,sample_id,level,expected_concentration,dilution"]
+    rows += [f"ifng_plate1,{letter}1,standard,,S{i + 1},{1000 / 2 ** i},1.0" for i, letter in enumerate("ABCDEFG")]
+    rows += ["ifng_plate1,H1,blank,,,0.0,1.0", "ifng_plate1,A3,unknown,D1_pbmc,,,10.0",
+             "other_plate,A3,unknown,D9_x,,,2.0"]
+    (tmp_path / "long.csv").write_text("\n".join(rows) + "\n")
+    table = read_assay(tmp_path / "plate.csv", layout=tmp_path / "long.csv").table.set_index("well")
+    assert table.at["C1", "expected_concentration"] == 250 and table.at["C1", "level"] == "S3"
+    assert table.at["A3", "sample_id"] == "D1_pbmc" and table.at["A3", "dilution"] == 10
+    assert table.at["H1", "sample_type"] == "blank"
+    (tmp_path / "dup.csv").write_text("\n".join([rows[0], rows[1], rows[1]]) + "\n")
+    with pytest.raises(AssayFileError, match="well A1 is listed twice") as error:
+        read_layout(tmp_path / "dup.csv")
+    assert error.value.where == "line 3"

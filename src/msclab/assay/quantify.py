@@ -55,6 +55,8 @@ from ..readouts import FLAG_LEVELS, flag_code
 from .curves import CurveFit, inverse_logistic, logistic_jacobian, logistic_slope
 from .qc import CV_LIMIT, LOD_K, Calibration, calibrate
 
+#: The curve equation written beside the parameters in ``curves.csv``.
+EQUATION = "y = A + (B - A) / (1 + (x / C)^(-D))^F"
 #: Flags of values that are usable as they are.
 IN_RANGE_FLAGS = ("ok", "high_cv")
 #: Which flag describes a sample best when its wells disagree (most severe first).
@@ -346,7 +348,7 @@ def _curve_row(plate: str, analyte: str, cal: Calibration, unit: str) -> dict:
         "analyte": analyte,
         "model": fit.model,
         "weighting": fit.weighting,
-        "params": json.dumps(fit.to_dict() if fit.ok else {}),
+        "params": json.dumps({**fit.to_dict(), "equation": EQUATION} if fit.ok else {}),
         "lloq": cal.lloq,
         "uloq": cal.uloq,
         "accepted": cal.accepted,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from functools import lru_cache
 from importlib import resources
 from os import PathLike
 from pathlib import Path
@@ -29,10 +30,12 @@ from .model import Catalogue
 
 PACKAGED = "effects.yaml"
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise MsclabError("catalogue file not found", file=path) from None
     except yaml.YAMLError as exc:
@@ -42,9 +45,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+@lru_cache(maxsize=1)
+def _packaged_text() -> str:
+    return resources.files(__package__).joinpath(PACKAGED).read_text(encoding="utf-8")
+
+
 def _packaged() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath(PACKAGED).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(_packaged_text(), Loader=_Loader)
 
 
 def _merge_entry(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -40,12 +40,12 @@ def _show_text(entry: Effect, catalogue: Catalogue) -> None:
         ("expected", f"{entry.expected} (evidence {entry.evidence})"),
         ("conflicting evidence", "yes" if entry.conflicting else "no"),
     ):
-        console.print(f"  {name}: {value}", highlight=False, markup=False)
+        console.print(f"  {name}: {value}", highlight=False, markup=False, soft_wrap=True)
     console.print("  by context:", highlight=False)
     for name, ctx in entry.contexts.items():
-        console.print(f"    {name}: {ctx.direction} ({ctx.evidence}) [{', '.join(ctx.refs)}]", markup=False, highlight=False)
+        console.print(f"    {name}: {ctx.direction} ({ctx.evidence}) [{', '.join(ctx.refs)}]", markup=False, highlight=False, soft_wrap=True)
         if ctx.note:
-            console.print(f"      {ctx.note}", markup=False, highlight=False)
+            console.print(f"      {ctx.note}", markup=False, highlight=False, soft_wrap=True)
     for name, value in (
         ("conflict notes", entry.conflict_notes),
         ("mechanisms", ", ".join(entry.mechanisms)),
@@ -53,10 +53,10 @@ def _show_text(entry: Effect, catalogue: Catalogue) -> None:
         ("magnitude", entry.magnitude.summary if entry.magnitude else ""),
     ):
         if value:
-            console.print(f"  {name}: {value}", highlight=False, markup=False)
+            console.print(f"  {name}: {value}", highlight=False, markup=False, soft_wrap=True)
     console.print("  references:", highlight=False)
     for line in catalogue.citations(entry.cited_keys()):
-        console.print(f"    {line}", markup=False, highlight=False)
+        console.print(f"    {line}", markup=False, highlight=False, soft_wrap=True)
     console.print(
         "  [unverified] = cited from background knowledge, not checked against the source.",
         markup=False,

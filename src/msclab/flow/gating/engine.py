@@ -120,7 +120,12 @@ class GatingResult:
 
 
 class _Values:
-    """Lazily computed, cached dimension values of one sample."""
+    """Lazily computed, cached dimension values of one sample, per subset of events.
+
+    A gate only needs its dimensions for the events of its parent population,
+    so values are computed for that subset (``rows``, an index array, or None
+    for all events) and cached under the parent's id; sibling gates share them.
+    """
 
     def __init__(self, tree: GateTree, events: Events) -> None:
         self.tree = tree
@@ -131,10 +136,7 @@ class _Values:
                 self._index.setdefault(marker, i)
         for i, name in enumerate(events.channels):
             self._index.setdefault(name.replace("/", "_"), i)  # FlowJo writes '/' as '_'
-        self._raw: dict[int, np.ndarray] = {}
-        self._blocks: dict[int, np.ndarray] = {}
-        self._compensated: dict[tuple[int, str], np.ndarray] = {}
-        self._dims: dict[Dimension, np.ndarray] = {}
+        self._cache: dict[tuple, np.ndarray] = {}
 
     def _column(self, name: str) -> int:
         try:
@@ -146,11 +148,22 @@ class _Values:
                 hint=f"The sample's channels are: {', '.join(self.events.channels)}.",
             ) from None
 
-    def raw(self, name: str) -> np.ndarray:
+    def _cached(self, key: tuple, compute) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def _take(self, columns: int | list[int], rows: np.ndarray | None) -> np.ndarray:
+        data = self.events.data
+        if rows is None:
+            return np.asarray(data[:, columns], dtype=np.float64)
+        if isinstance(columns, int):
+            return np.asarray(data[rows, columns], dtype=np.float64)
+        return np.asarray(data[np.ix_(rows, columns)], dtype=np.float64)
+
+    def raw(self, name: str, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
         i = self._column(name)
-        if i not in self._raw:
-            self._raw[i] = np.asarray(self.events.data[:, i], dtype=np.float64)
-        return self._raw[i]
+        return self._cached(("raw", i, subset), lambda: self._take(i, rows))
 
     def _matrix(self, compensation: str) -> Spillover | None:
         if compensation == UNCOMPENSATED:
@@ -159,36 +172,35 @@ class _Values:
             return self.events.spillover  # no keyword: uncompensated (GatingML 2.0)
         return self.tree.matrices[compensation]
 
-    def compensated(self, name: str, compensation: str) -> np.ndarray:
+    def compensated(self, name: str, compensation: str, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
         matrix = self._matrix(compensation)
         detector = matrix.detector_for(name) if matrix is not None else None
         if detector is None:
-            return self.raw(name)  # not a detector of the matrix: compensation leaves it alone
-        key = (id(matrix), detector)
-        if key not in self._compensated:
-            if id(matrix) not in self._blocks:
-                idx = matrix.column_indices(self.events.channels)
-                self._blocks[id(matrix)] = np.asarray(self.events.data[:, idx], dtype=np.float64)
-            j = matrix.detectors.index(detector)
-            self._compensated[key] = self._blocks[id(matrix)] @ matrix.inverse[:, j]
-        return self._compensated[key]
+            return self.raw(name, rows, subset)  # not a detector of the matrix: compensation leaves it alone
+        block = self._cached(("block", id(matrix), subset),
+                             lambda: self._take(matrix.column_indices(self.events.channels), rows))
+        j = matrix.detectors.index(detector)
+        return self._cached(("comp", id(matrix), j, subset), lambda: block @ matrix.inverse[:, j])
 
-    def __call__(self, dim: Dimension) -> np.ndarray:
-        if dim not in self._dims:
-            if dim.ratio:
-                ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
-                values = ratio.apply(self.compensated(ratio.numerator, dim.compensation),
-                                     self.compensated(ratio.denominator, dim.compensation))
-            else:
-                values = self.compensated(dim.name, dim.compensation)
-            if dim.transform is not None:
-                values = self.tree.transforms[dim.transform].apply(values)
-            self._dims[dim] = values
-        return self._dims[dim]
+    def __call__(self, dim: Dimension, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
+        return self._cached(("dim", dim, subset), lambda: self._compute(dim, rows, subset))
+
+    def _compute(self, dim: Dimension, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
+        if dim.ratio:
+            ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
+            values = ratio.apply(self.compensated(ratio.numerator, dim.compensation, rows, subset),
+                                 self.compensated(ratio.denominator, dim.compensation, rows, subset))
+        else:
+            values = self.compensated(dim.name, dim.compensation, rows, subset)
+        if dim.transform is not None:
+            values = self.tree.transforms[dim.transform].apply(values)
+        return values
 
 
 def gate_events(tree: GateTree, events: Events) -> GatingResult:
     """Evaluate every population of ``tree`` on ``events``.
+
+    Each gate is evaluated only on the events of its parent population.
 
     Parameters
     ----------
@@ -206,14 +218,23 @@ def gate_events(tree: GateTree, events: Events) -> GatingResult:
     values = _Values(tree, events)
     n = events.data.shape[0]
     result = GatingResult(tree=tree, sample_id=events.sample_id, n_events=n)
+    rows_of: dict[str, np.ndarray] = {}
     for pid in tree.order():
         pop = tree.populations[pid]
         shape = pop.shape
+        parent = pop.parent
         if isinstance(shape, BooleanGate):
             mask = shape.combine([result.membership[ref] for ref, _ in shape.operands])
+            if parent is not None:
+                mask &= result.membership[parent]
+        elif parent is None:
+            mask = shape.contains([values(d, None, None) for d in shape.dimensions])
         else:
-            mask = shape.contains([values(d) for d in shape.dimensions])
-        if pop.parent is not None:
-            mask &= result.membership[pop.parent]
+            if parent not in rows_of:
+                rows_of[parent] = np.flatnonzero(result.membership[parent])
+            rows = rows_of[parent]
+            mask = np.zeros(n, dtype=bool)
+            if rows.size:
+                mask[rows] = shape.contains([values(d, rows, parent) for d in shape.dimensions])
         result.membership[pid] = mask
     return result

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import FCSError
-from ._channels import Channel, channel_frame, parse_channels
+from ._channels import channel_frame, parse_channels
 from ._data import mask_to_range, read_values, scale_values
 from ._header import HEADER_SIZE, Header, parse_header
 from ._layout import Layout, event_layout, locate_data
