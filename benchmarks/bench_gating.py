@@ -7,7 +7,8 @@ its own subprocess, end to end (read files, compensate, transform, gate,
 count):
 
 - FlowKit: ``Sample`` per file, ``Session.add_samples``, ``analyze_samples``;
-- msclab: ``read_fcs`` -> ``Events`` -> ``gate_events``, one sample at a time.
+- msclab: ``open_fcs`` -> ``Events.from_fcs`` -> ``gate_events``, one sample
+  at a time (what ``msclab gate`` does).
 
 Counts must be identical for every sample and gate. Prints wall time and peak
 RSS (``ru_maxrss`` of each subprocess) and the ratios; the targets are msclab
@@ -156,14 +157,14 @@ def run_flowkit(paths: list[str], gml: str) -> dict:
 def run_msclab(paths: list[str], gml: str) -> dict:
     """msclab: stream the samples one at a time through read_fcs and the gate tree."""
     from msclab.flow.gating import Events, gate_events, read_gatingml
-    from msclab.io import read_fcs
+    from msclab.io import open_fcs
 
     start = time.perf_counter()
     tree = read_gatingml(gml)
     counts = {}
     for p in paths:
         sample_id = Path(p).stem
-        result = gate_events(tree, Events.from_anndata(read_fcs(p), sample_id))
+        result = gate_events(tree, Events.from_fcs(open_fcs(p), sample_id))
         counts.update({f"{sample_id}|{gid}": n for gid, n in result.counts().items()})
     elapsed = time.perf_counter() - start
     return {"seconds": elapsed, "peak_mb": _peak_mb(), "counts": counts}

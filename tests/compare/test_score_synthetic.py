@@ -67,7 +67,7 @@ def test_summary_sentence(study_factory) -> None:
 def test_effects_csv_round_trip_gives_the_same_comparison(study_factory, tmp_path) -> None:
     effects, result = _compare(study_factory(seed=9, ids=["il10", "tnfa", "t_prolif_cd4"]))
     effects.to_csv(tmp_path / "effects.csv", index=False)
-    again = score(pd.read_csv(tmp_path / "effects.csv", keep_default_na=False, na_values=[""]), n_boot=200)
+    again = score(pd.read_csv(tmp_path / "effects.csv"), n_boot=200)
     pd.testing.assert_frame_equal(result.table, again.table, check_dtype=False)
     assert again.ci == result.ci
 

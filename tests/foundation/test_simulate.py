@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from msclab.io.layout import read_layout
 from msclab.simulate import StudyDesign, simulate_study
 from msclab.simulate.cytometer import spillover_matrix
 from msclab.simulate.effects import DEFAULT_EFFECTS, ratio_weight
@@ -113,10 +114,10 @@ def test_elisa_truth_lists_out_of_range_wells(small_study):
     folder, truth = small_study
     ifng = truth["elisa"]["IFN-g"]
     assert any(not w["in_range"] for w in ifng["wells"])  # unstimulated supernatants fall below the lowest standard
-    layout = pd.read_csv(folder / "elisa/ifng_layout.csv")
+    layout = read_layout(folder / "elisa/ifng_plate1_layout.csv").wells
     assert (layout["sample_type"] == "standard").sum() == 14
     assert set(layout.loc[layout["sample_type"] == "unknown", "sample_id"]) == {
         s for s in truth["samples"] if "fmo" not in s}
     manifest = (folder / "experiment.yaml").read_text()
-    assert "ifng_layout.csv" in manifest
+    assert "ifng_plate1_layout.csv" in manifest
     json.dumps(truth)  # JSON-serialisable

@@ -25,14 +25,9 @@ points, and never raise: a fit that cannot be made returns a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
 import numpy as np
 from scipy import optimize, stats
 from scipy.special import expit
-
-Model = Literal["4pl", "5pl"]
-Weighting = Literal["none", "1/y", "1/y^2"]
 
 MODELS: tuple[str, ...] = ("4pl", "5pl")
 WEIGHTINGS: tuple[str, ...] = ("none", "1/y", "1/y^2")

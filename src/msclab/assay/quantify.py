@@ -96,7 +96,8 @@ def back_calculate(
         slope = logistic_slope(t[ok], fit.params)
         se = np.sqrt((var_params + var_noise) / slope**2)
         q = stats.t.ppf(0.5 + confidence / 2.0, fit.dof)
-        lo[ok], hi[ok] = np.exp(t[ok] - q * se), np.exp(t[ok] + q * se)
+        with np.errstate(over="ignore"):  # a huge SE gives an infinite upper bound, which is honest
+            lo[ok], hi[ok] = np.exp(t[ok] - q * se), np.exp(t[ok] + q * se)
     return np.exp(t), lo, hi
 
 

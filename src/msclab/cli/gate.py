@@ -21,7 +21,7 @@ def gate(
     Writes OUT/populations.csv (sample_id, population = full gate path, parent,
     gate_id, gate_type, count, parent_count, pct_parent, pct_total; for a FlowJo
     workspace also flowjo_count, the count FlowJo saved) and
-    OUT/provenance.json; with --events, OUT/events/<sample>.parquet with one
+    OUT/provenance.json; with --events, OUT/events/SAMPLE.parquet (SAMPLE = the FCS file name) with one
     boolean column per gate id. Compensation and transforms are those the
     strategy names (GatingML 'FCS' = the file's spillover keyword). A sample
     that cannot be read or gated is listed (OUT/failed_samples.csv) and the

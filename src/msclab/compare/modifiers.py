@@ -23,6 +23,7 @@ mod_sle_derived_msc    ``msc_source`` names SLE, lupus, patient or autologous
 
 from __future__ import annotations
 
+import math
 import re
 
 from pydantic import BaseModel, ConfigDict
@@ -51,7 +52,9 @@ class Modifiers(BaseModel):
 
 
 def _values(text: object) -> list[str]:
-    return [v.strip() for v in str(text if text is not None else "").split(";")]
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return [""]
+    return [v.strip() for v in str(text).split(";")]
 
 
 def active_modifiers(arm: dict[str, object], overrides: Modifiers, scoring: Scoring) -> set[str]:

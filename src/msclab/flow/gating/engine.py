@@ -6,8 +6,8 @@ it does not depend on how the file was read. Per sample it
 1. compensates only the detectors gates use, with each matrix's inverse
    computed once (:attr:`Spillover.inverse`) and applied to the detector
    block as one matrix product;
-2. transforms only the dimensions gates use, each once per
-   (channel, compensation, transform);
+2. transforms only the dimensions gates use, and only for the events of the
+   gate's parent population, each once per (dimension, parent);
 3. evaluates gates in dependency order, each within its parent.
 
 All values are computed in float64 column by column (a few MB per million
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,27 @@ class Events:
                 f"events have {self.data.shape[-1]} columns but {len(self.channels)} channel names",
                 where=self.sample_id or None,
             )
+
+    @classmethod
+    def from_fcs(cls, fcs, sample_id: str | None = None) -> Events:
+        """Build from an :class:`msclab.io.FCSFile` (:func:`msclab.io.open_fcs`).
+
+        The streaming path: it reads the scaled float32 events without building
+        an AnnData (whose per-event string index costs more than gating).
+        """
+        var = fcs.var
+        spill = None
+        if fcs.spillover is not None:
+            frame, keyword = fcs.spillover
+            spill = Spillover(frame.to_numpy(dtype=float), tuple(str(c) for c in frame.columns),
+                              source=f"FCS keyword {keyword}")
+        return cls(
+            data=fcs.read_events(scale=True),
+            channels=[str(c) for c in var.index],
+            markers=[None if pd.isna(m) or str(m) == "" else str(m) for m in var["pns"]],
+            spillover=spill,
+            sample_id=sample_id or Path(fcs.path).name,
+        )
 
     @classmethod
     def from_anndata(cls, adata, sample_id: str | None = None) -> Events:
@@ -120,11 +142,13 @@ class GatingResult:
 
 
 class _Values:
-    """Lazily computed, cached dimension values of one sample, per subset of events.
+    """Lazily computed, cached dimension values of one sample.
 
-    A gate only needs its dimensions for the events of its parent population,
-    so values are computed for that subset (``rows``, an index array, or None
-    for all events) and cached under the parent's id; sibling gates share them.
+    Compensation runs once per matrix for all events and only for the
+    detectors some gate reads. A gate needs its (transformed) dimensions only
+    for the events of its parent population, so transforms run on that subset
+    (``rows``; None for all events), cached under the parent's id so sibling
+    gates share them.
     """
 
     def __init__(self, tree: GateTree, events: Events) -> None:
@@ -153,17 +177,10 @@ class _Values:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def _take(self, columns: int | list[int], rows: np.ndarray | None) -> np.ndarray:
-        data = self.events.data
-        if rows is None:
-            return np.asarray(data[:, columns], dtype=np.float64)
-        if isinstance(columns, int):
-            return np.asarray(data[rows, columns], dtype=np.float64)
-        return np.asarray(data[np.ix_(rows, columns)], dtype=np.float64)
-
-    def raw(self, name: str, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
+    def raw(self, name: str) -> np.ndarray:
+        """All events' stored (scaled) values of a channel, float64."""
         i = self._column(name)
-        return self._cached(("raw", i, subset), lambda: self._take(i, rows))
+        return self._cached(("raw", i), lambda: np.asarray(self.events.data[:, i], dtype=np.float64))
 
     def _matrix(self, compensation: str) -> Spillover | None:
         if compensation == UNCOMPENSATED:
@@ -172,26 +189,49 @@ class _Values:
             return self.events.spillover  # no keyword: uncompensated (GatingML 2.0)
         return self.tree.matrices[compensation]
 
-    def compensated(self, name: str, compensation: str, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
+    def compensated(self, name: str, compensation: str) -> np.ndarray:
+        """All events' compensated values of a channel (raw if the matrix does not name it)."""
         matrix = self._matrix(compensation)
         detector = matrix.detector_for(name) if matrix is not None else None
         if detector is None:
-            return self.raw(name, rows, subset)  # not a detector of the matrix: compensation leaves it alone
-        block = self._cached(("block", id(matrix), subset),
-                             lambda: self._take(matrix.column_indices(self.events.channels), rows))
-        j = matrix.detectors.index(detector)
-        return self._cached(("comp", id(matrix), j, subset), lambda: block @ matrix.inverse[:, j])
+            return self.raw(name)  # not a detector of the matrix: compensation leaves it alone
+        key = ("comp", id(matrix), detector)
+        if key not in self._cache:
+            # one product for every detector of this matrix that some gate reads
+            wanted = sorted({matrix.detectors.index(d) for d in self._needed_detectors(matrix)})
+            block = np.asarray(self.events.data[:, matrix.column_indices(self.events.channels)], dtype=np.float64)
+            rows = matrix.compensated_columns(block, wanted)
+            del block
+            for k, j in enumerate(wanted):
+                self._cache[("comp", id(matrix), matrix.detectors[j])] = rows[k]
+        return self._cache[key]
+
+    def _needed_detectors(self, matrix: Spillover) -> set[str]:
+        names = set()
+        for dim in self.tree.dimensions():
+            if self._matrix(dim.compensation) is not matrix:
+                continue
+            if dim.ratio:
+                ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
+                names.update((ratio.numerator, ratio.denominator))
+            else:
+                names.add(dim.name)
+        return {matrix.detector_for(n) for n in names if matrix.detector_for(n) is not None}
 
     def __call__(self, dim: Dimension, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
-        return self._cached(("dim", dim, subset), lambda: self._compute(dim, rows, subset))
+        """Values of ``dim`` for the events ``rows`` (all if None) of population ``subset``."""
+        return self._cached(("dim", dim, subset), lambda: self._compute(dim, rows))
 
-    def _compute(self, dim: Dimension, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
+    def _compute(self, dim: Dimension, rows: np.ndarray | None) -> np.ndarray:
+        def pick(name: str) -> np.ndarray:
+            full = self.compensated(name, dim.compensation)
+            return full if rows is None else full[rows]
+
         if dim.ratio:
             ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
-            values = ratio.apply(self.compensated(ratio.numerator, dim.compensation, rows, subset),
-                                 self.compensated(ratio.denominator, dim.compensation, rows, subset))
+            values = ratio.apply(pick(ratio.numerator), pick(ratio.denominator))
         else:
-            values = self.compensated(dim.name, dim.compensation, rows, subset)
+            values = pick(dim.name)
         if dim.transform is not None:
             values = self.tree.transforms[dim.transform].apply(values)
         return values

@@ -47,17 +47,16 @@ def gate_files(
         Called with each successful sample's record and full result (e.g. to
         write per-event membership) before the events are released.
     """
-    from ...io import read_fcs
+    from ...io import open_fcs
 
     records = []
     for raw_path in paths:
         path = Path(raw_path)
         record = SampleRecord(sample_id=path.name, path=path)
         try:
-            adata = read_fcs(path)
-            record.leniencies = list(adata.uns.get("fcs", {}).get("leniencies", []))
-            events = Events.from_anndata(adata, record.sample_id)
-            del adata
+            fcs = open_fcs(path)
+            events = Events.from_fcs(fcs, record.sample_id)
+            record.leniencies = list(fcs.leniencies)
             record.spillover = events.spillover.source if events.spillover is not None else None
             result = gate_events(strategy.tree_for(record.sample_id), events)
             record.table = result.table()[POPULATION_COLUMNS]

@@ -1,0 +1,108 @@
+"""Benchmark: 40 plates x 10 analytes fitted and quantified, against plain curve_fit.
+
+Run: ``python benchmarks/bench_curves.py [--plates 40 --analytes 10 --seed 0]``.
+
+Three timings in the same run on the same simulated plates (duplicate 8-level
+standards, 2 blanks, 30 duplicate unknowns per plate x analyte; see
+``tests/assay/_sim.py``):
+
+- ``msclab``: :func:`msclab.assay.quantify.quantify` -- 5PL, 1/y^2, multi-start
+  bounded fits, outlier masking, ICH M10 QC, delta-method CIs, flags;
+- ``msclab fit only``: :func:`msclab.assay.curves.fit_curve` on the standards;
+- ``baseline``: one unweighted 4PL :func:`scipy.optimize.curve_fit` per curve
+  plus the closed-form inverse for the unknowns (no QC, no CIs, no flags).
+
+Prints seconds, the ratio to the baseline, and the median relative error of
+in-range unknowns for msclab and the baseline. Not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import curve_fit
+
+from msclab.assay.curves import fit_curve
+from msclab.assay.quantify import quantify
+
+SIM = Path(__file__).resolve().parents[1] / "tests" / "assay" / "_sim.py"
+
+
+def _simulator():
+    spec = importlib.util.spec_from_file_location("msclab_assay_sim", SIM)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _four_pl(x, a, d, c, b):
+    return d + (a - d) / (1.0 + (x / c) ** b)
+
+
+def baseline(table: pd.DataFrame) -> pd.Series:
+    """Plain curve_fit 4PL per plate x analyte; returns in-well concentrations."""
+    out = pd.Series(np.nan, index=table.index)
+    for _, grp in table.groupby(["plate", "analyte"], sort=False):
+        std = grp[grp["sample_type"] == "standard"]
+        x, y = std["expected_concentration"].to_numpy(), std["signal"].to_numpy()
+        p0 = [y.min(), y.max(), np.median(x), 1.0]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                (a, d, c, b), _ = curve_fit(_four_pl, x, y, p0=p0, maxfev=10000)
+        except RuntimeError:
+            continue
+        sig = grp["signal"].to_numpy()
+        with np.errstate(all="ignore"):
+            out.loc[grp.index] = c * ((a - d) / (sig - d) - 1.0) ** (1.0 / b)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plates", type=int, default=40)
+    parser.add_argument("--analytes", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    sim = _simulator()
+    rng = np.random.default_rng(args.seed)
+    table = pd.concat(
+        [sim.simulate_plate(rng, plate=f"P{p}", analyte=f"A{a}") for p in range(args.plates) for a in range(args.analytes)],
+        ignore_index=True,
+    )
+    n_curves = args.plates * args.analytes
+
+    t0 = time.perf_counter()
+    result = quantify(table.drop(columns="true_concentration"))
+    t_msclab = time.perf_counter() - t0
+
+    std = table[table["sample_type"] == "standard"]
+    t0 = time.perf_counter()
+    for _, grp in std.groupby(["plate", "analyte"], sort=False):
+        fit_curve(grp["expected_concentration"], grp["signal"])
+    t_fit = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    base = baseline(table)
+    t_base = time.perf_counter() - t0
+
+    wells = result.wells.assign(truth=table["true_concentration"].to_numpy(), base=base.to_numpy())
+    inside = wells[(wells["sample_type"] == "unknown") & wells["flag"].isin(["ok", "high_cv"])]
+    err_msclab = np.median(np.abs(inside["concentration"] / inside["truth"] - 1))
+    err_base = np.nanmedian(np.abs(inside["base"] / inside["truth"] - 1))
+    print(f"{n_curves} curves ({args.plates} plates x {args.analytes} analytes), {len(table)} wells")
+    print(f"msclab quantify      {t_msclab:8.2f} s  ({1000 * t_msclab / n_curves:.1f} ms/curve)  ratio {t_msclab / t_base:.1f}x")
+    print(f"msclab fit_curve     {t_fit:8.2f} s  ({1000 * t_fit / n_curves:.1f} ms/curve)  ratio {t_fit / t_base:.1f}x")
+    print(f"baseline curve_fit   {t_base:8.2f} s  ({1000 * t_base / n_curves:.1f} ms/curve)")
+    print(f"accepted curves {int(result.curves['accepted'].sum())}/{n_curves}; "
+          f"median |rel err| of in-range unknowns: msclab {err_msclab:.3f}, baseline {err_base:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""Resolve a protocol on a set of samples: one concrete gate tree per sample.
+
+Gates are resolved in protocol order across all samples at once, so a gate can
+be fitted on the pooled events of a plate or donor (``group_by``) and a
+threshold can be read from the matching control sample (FMO or unstimulated),
+which has been gated through the same parents. A sample whose gate cannot be
+resolved fails alone, with the reason; the others go on.
+
+The result for each sample is a :class:`~msclab.flow.gating.GateTree` of plain
+rectangle, polygon, ellipsoid and boolean gates on compensated (``FCS``) and
+transformed dimensions, so it can be written as GatingML 2.0 and re-evaluated
+by any engine; :func:`resolve_protocol` re-evaluates it with msclab's engine
+to make sure of that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...errors import MsclabError
+from .. import proliferation as prolif
+from ..gating.engine import Events, gate_events
+from ..gating.gates import BooleanGate, EllipsoidGate, Gate, PolygonGate, RectangleGate
+from ..gating.tree import GateTree, Population
+from . import resolvers
+from .sample import SampleEvents, normalise_marker, safe_id
+from .schema import (
+    ROOT, BooleanSpec, ClusterGate, DividedGate, GateSpec, PolygonSpec, Protocol, QuadrantGate, RectangleSpec,
+    SingletsGate, Threshold, ThresholdGate,
+)
+
+
+@dataclass
+class ResolvedSample:
+    """One sample gated by a protocol.
+
+    Attributes
+    ----------
+    events
+        The sample's events.
+    tree
+        The concrete gate tree (exportable as GatingML).
+    membership
+        Population name -> boolean mask over events (including ancestors).
+    gates
+        Gate label -> what was resolved (method, channels, coordinates,
+        controls, fit details), for provenance.
+    proliferation
+        Parent population name -> dye-dilution fit (``divided`` gates).
+    """
+
+    events: SampleEvents
+    tree: GateTree
+    membership: dict[str, np.ndarray] = field(default_factory=dict)
+    gates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    proliferation: dict[str, prolif.ProliferationFit] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def mask(self, name: str) -> np.ndarray:
+        """Membership of a population name, or all events for ``root``."""
+        if name == ROOT:
+            return np.ones(self.events.n_events, dtype=bool)
+        return self.membership[name]
+
+    def path(self, name: str) -> str:
+        """Full path of a population (``/Lymphocytes/Singlets/...``)."""
+        return self.tree.path(self.ids[name])
+
+
+@dataclass
+class Resolution:
+    """Every sample's resolved tree, and the samples that failed with their reasons."""
+
+    samples: dict[str, ResolvedSample]
+    failures: dict[str, str]
+
+
+def resolve_protocol(protocol: Protocol, samples: Mapping[str, SampleEvents], *,
+                     panel_controls: Mapping[str, str] | None = None) -> Resolution:
+    """Resolve every gate of ``protocol`` on every sample.
+
+    Parameters
+    ----------
+    protocol
+        The protocol (already loaded, includes expanded).
+    samples
+        Sample id -> events; ``events.info`` carries ``donor``, ``plate``,
+        ``control_type`` and ``control_for`` from the samplesheet.
+    panel_controls
+        Marker -> control type (``fmo``/``unstimulated``) of the experiment's
+        panel, for thresholds with ``control: panel``.
+
+    Returns
+    -------
+    Resolution
+    """
+    run = _Run(protocol, samples, {normalise_marker(k): v for k, v in (panel_controls or {}).items()})
+    for spec in protocol.gates:
+        run.resolve(spec)
+    run.verify()
+    return Resolution(samples={k: v for k, v in run.resolved.items() if k not in run.failures},
+                      failures=dict(run.failures))
+
+
+def _label(spec: GateSpec) -> str:
+    return ",".join(spec.names) if isinstance(spec, QuadrantGate) else spec.name
+
+
+def _keeps(spec: QuadrantGate, axis: str) -> str:
+    """The side most of a quadrant gate's populations keep on one axis (for single-peak cuts)."""
+    signs = [getattr(q, axis) for q in spec.quadrants]
+    return "above" if signs.count("+") >= signs.count("-") else "below"
+
+
+def _cut(value: tuple[float, dict[str, Any]] | MsclabError) -> tuple[float, dict[str, Any]]:
+    if isinstance(value, MsclabError):
+        raise value
+    return value
+
+
+class _Run:
+    """State of one resolution: per-sample trees and failures."""
+
+    def __init__(self, protocol: Protocol, samples: Mapping[str, SampleEvents],
+                 panel_controls: dict[str, str]) -> None:
+        self.protocol = protocol
+        self.panel_controls = panel_controls
+        self.failures: dict[str, str] = {}
+        self.resolved: dict[str, ResolvedSample] = {
+            sid: ResolvedSample(events=ev, tree=GateTree(source=f"protocol {protocol.name}, sample {sid}"))
+            for sid, ev in samples.items()
+        }
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def alive(self) -> list[str]:
+        return [sid for sid in self.resolved if sid not in self.failures]
+
+    def fail(self, sid: str, spec: GateSpec, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, MsclabError) else str(exc)
+        self.failures.setdefault(sid, f"gate {_label(spec)!r}: {message}")
+
+    def groups(self, spec: GateSpec) -> list[list[str]]:
+        if spec.group_by == "sample":
+            return [[sid] for sid in self.alive()]
+        out: dict[str, list[str]] = {}
+        for sid in self.alive():
+            key = str(self.resolved[sid].events.info.get(spec.group_by, "") or sid)
+            out.setdefault(key, []).append(sid)
+        return list(out.values())
+
+    def add(self, sid: str, name: str, parent: str, gate: Gate | BooleanGate, record: dict[str, Any]) -> None:
+        rs = self.resolved[sid]
+        ev = rs.events
+        pid = safe_id(name)
+        while pid in rs.tree.populations:
+            pid += "_"
+        rs.ids[name] = pid
+        parent_id = None if parent == ROOT else rs.ids[parent]
+        self._ensure_transforms(rs, gate)
+        rs.tree.add(Population(id=pid, name=name, gate=gate, parent=parent_id))
+        if isinstance(gate, BooleanGate):
+            names = {v: k for k, v in rs.ids.items()}
+            mask = gate.combine([rs.membership[names[ref]] for ref, _ in gate.operands])
+        else:
+            mask = gate.contains([ev.values(d.name) for d in gate.dimensions])
+        rs.membership[name] = mask & rs.mask(parent)
+        rs.gates.setdefault(record.pop("_label", name), record)
+
+    def _ensure_transforms(self, rs: ResolvedSample, gate: Gate | BooleanGate) -> None:
+        for dim in gate.dimensions:
+            if dim.transform is not None and dim.transform not in rs.tree.transforms:
+                rs.tree.transforms[dim.transform] = rs.events.transform(dim.name)
+
+    def pooled(self, members: list[str], parent: str, channels: list[str]) -> list[np.ndarray]:
+        out = []
+        for ch_index in range(len(channels)):
+            parts = []
+            for sid in members:
+                rs = self.resolved[sid]
+                parts.append(rs.events.values(rs.events.channel(channels[ch_index]))[rs.mask(parent)])
+            out.append(np.concatenate(parts) if parts else np.empty(0))
+        return out
+
+    def base_record(self, spec: GateSpec, sid: str, channels: list[str], members: list[str]) -> dict[str, Any]:
+        ev = self.resolved[sid].events
+        record: dict[str, Any] = {"method": spec.method, "parent": spec.parent, "reference": spec.reference,
+                                  "dimensions": {m: ev.channel(m) for m in channels}}
+        if len(members) > 1:
+            record["pooled_over"] = members
+        return record
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def resolve(self, spec: GateSpec) -> None:
+        handler = {ClusterGate: self._cluster, SingletsGate: self._singlets, ThresholdGate: self._threshold,
+                   QuadrantGate: self._quadrant, DividedGate: self._divided, BooleanSpec: self._boolean,
+                   RectangleSpec: self._rectangle, PolygonSpec: self._polygon}[type(spec)]
+        for members in self.groups(spec):
+            try:
+                handler(spec, members)
+            except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
+                for sid in members:
+                    self.fail(sid, spec, exc)
+
+    def _each(self, spec: GateSpec, members: list[str], apply) -> None:
+        """Run ``apply(sid)`` per member; a failure fails that sample only."""
+        for sid in members:
+            try:
+                apply(sid)
+            except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
+                self.fail(sid, spec, exc)
+
+    def _cluster(self, spec: ClusterGate, members: list[str]) -> None:
+        x, y = self.pooled(members, spec.parent, [spec.x, spec.y])
+        fit = resolvers.cluster_ellipse(x, y, components=spec.components, select=spec.select,
+                                        coverage=spec.coverage, min_weight=spec.min_weight)
+
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            dims = (ev.dimension(ev.channel(spec.x)), ev.dimension(ev.channel(spec.y)))
+            gate = EllipsoidGate(dims, mean=tuple(fit["mean"]), covariance=tuple(map(tuple, fit["covariance"])),
+                                 distance_square=fit["distance_square"])
+            self.add(sid, spec.name, spec.parent, gate,
+                     {**self.base_record(spec, sid, [spec.x, spec.y], members), "resolved": fit})
+        self._each(spec, members, apply)
+
+    def _singlets(self, spec: SingletsGate, members: list[str]) -> None:
+        area, height = self.pooled(members, spec.parent, [spec.x, spec.y])
+        band = resolvers.singlet_band(area, height, width=spec.width)
+        top = max(1.0, float(np.nanmax(area)) if len(area) else 1.0) * 1.05
+
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            dims = (ev.dimension(ev.channel(spec.x)), ev.dimension(ev.channel(spec.y)))
+            vertices = ((0.0, 0.0), (top, band["low"] * top), (top, band["high"] * top))
+            self.add(sid, spec.name, spec.parent, PolygonGate(dims, vertices=vertices),
+                     {**self.base_record(spec, sid, [spec.x, spec.y], members), "resolved": band})
+        self._each(spec, members, apply)
+
+    def _threshold(self, spec: ThresholdGate, members: list[str]) -> None:
+        cuts = self.thresholds(spec.threshold, spec.x, spec.parent, members, spec.keep)
+
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            value, record = _cut(cuts[sid])
+            bounds = ((value, None),) if spec.keep == "above" else ((None, value),)
+            gate = RectangleGate((ev.dimension(ev.channel(spec.x)),), bounds)
+            self.add(sid, spec.name, spec.parent, gate,
+                     {**self.base_record(spec, sid, [spec.x], members), "keep": spec.keep, "resolved": record})
+        self._each(spec, members, apply)
+
+    def _quadrant(self, spec: QuadrantGate, members: list[str]) -> None:
+        x_cuts = self.thresholds(spec.x_threshold, spec.x, spec.parent, members, _keeps(spec, "x"))
+        y_cuts = self.thresholds(spec.y_threshold, spec.y, spec.parent, members, _keeps(spec, "y"))
+
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            dims = (ev.dimension(ev.channel(spec.x)), ev.dimension(ev.channel(spec.y)))
+            (xv, x_record), (yv, y_record) = _cut(x_cuts[sid]), _cut(y_cuts[sid])
+            record = {**self.base_record(spec, sid, [spec.x, spec.y], members),
+                      "resolved": {"x": x_record, "y": y_record}, "_label": _label(spec)}
+            for quadrant in spec.quadrants:
+                bounds = ((xv, None) if quadrant.x == "+" else (None, xv), (yv, None) if quadrant.y == "+" else (None, yv))
+                self.add(sid, quadrant.name, spec.parent, RectangleGate(dims, bounds), dict(record))
+        self._each(spec, members, apply)
+
+    def _divided(self, spec: DividedGate, members: list[str]) -> None:
+        def apply(sid: str) -> None:
+            rs = self.resolved[sid]
+            ev = rs.events
+            channel = ev.channel(spec.x)
+            controls, how = self.find_controls(sid, "unstimulated", None, spec.match)
+            if not controls:
+                raise MsclabError("no unstimulated control to place generation 0 of the proliferation dye",
+                                  hint="Add an unstimulated labelled control (control_type 'unstimulated').")
+            control_values = np.concatenate([
+                self.resolved[c].events.linear(self.resolved[c].events.channel(spec.x))[self.resolved[c].mask(spec.parent)]
+                for c in controls])
+            gen0 = prolif.generation0(control_values)
+            fit = prolif.fit_generations(ev.linear(channel)[rs.mask(spec.parent)], gen0, generations=spec.generations)
+            rs.proliferation[spec.parent] = fit
+            cut = ev.to_scale(channel, 2.0**fit.boundary)
+            gate = RectangleGate((ev.dimension(channel),), ((None, cut),))
+            self.add(sid, spec.name, spec.parent, gate,
+                     {**self.base_record(spec, sid, [spec.x], [sid]), "controls": controls, "control_match": how,
+                      "resolved": {"threshold": cut, "threshold_data": 2.0**fit.boundary, **fit.record()}})
+        self._each(spec, members, apply)
+
+    def _boolean(self, spec: BooleanSpec, members: list[str]) -> None:
+        def apply(sid: str) -> None:
+            rs = self.resolved[sid]
+            operands = tuple((rs.ids[ref.lstrip("!")], ref.startswith("!")) for ref in spec.of)
+            self.add(sid, spec.name, spec.parent, BooleanGate(spec.op, operands),
+                     {"method": "boolean", "parent": spec.parent, "reference": spec.reference,
+                      "resolved": {"op": spec.op, "of": spec.of}})
+        self._each(spec, members, apply)
+
+    def _rectangle(self, spec: RectangleSpec, members: list[str]) -> None:
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            axes = [(spec.x, spec.x_range)] + ([(spec.y, spec.y_range)] if spec.y else [])
+            dims, bounds = [], []
+            for marker, (lo, hi) in axes:
+                channel = ev.channel(marker)
+                dims.append(ev.dimension(channel))
+                bounds.append((None if lo is None else ev.to_scale(channel, lo),
+                               None if hi is None else ev.to_scale(channel, hi)))
+            self.add(sid, spec.name, spec.parent, RectangleGate(tuple(dims), tuple(bounds)),
+                     {**self.base_record(spec, sid, [m for m, _ in axes], [sid]), "resolved": {"bounds": bounds}})
+        self._each(spec, members, apply)
+
+    def _polygon(self, spec: PolygonSpec, members: list[str]) -> None:
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            cx, cy = ev.channel(spec.x), ev.channel(spec.y)
+            vertices = tuple((ev.to_scale(cx, a), ev.to_scale(cy, b)) for a, b in spec.vertices)
+            self.add(sid, spec.name, spec.parent, PolygonGate((ev.dimension(cx), ev.dimension(cy)), vertices=vertices),
+                     {**self.base_record(spec, sid, [spec.x, spec.y], [sid]), "resolved": {"vertices": vertices}})
+        self._each(spec, members, apply)
+
+    # -- thresholds and controls ---------------------------------------------------------------
+    def thresholds(self, th: Threshold, marker: str, parent: str, members: list[str],
+                   keep: str = "above") -> dict[str, tuple[float, dict[str, Any]] | MsclabError]:
+        """Return sample -> (threshold on the gating scale, record), or the error that sample met."""
+        out: dict[str, tuple[float, dict[str, Any]] | MsclabError] = {}
+        if th.method == "control":
+            for sid in members:
+                try:
+                    out[sid] = self._control_threshold(th, sid, marker, parent, keep)
+                except MsclabError as exc:
+                    out[sid] = exc
+            return out
+        if th.method == "fixed":
+            for sid in members:
+                ev = self.resolved[sid].events
+                value = ev.to_scale(ev.channel(marker), float(th.value)) + th.margin
+                out[sid] = (value, {"method": "fixed", "value": th.value, "threshold": value})
+            return out
+        (values,) = self.pooled(members, parent, [marker])
+        record = self._own_threshold(th.method, th, values, keep)
+        for sid in members:
+            out[sid] = (record["threshold"], record)
+        return out
+
+    def _own_threshold(self, method: str, th: Threshold, values: np.ndarray, keep: str) -> dict[str, Any]:
+        if method == "valley":
+            record = resolvers.density_valley(values, keep=keep, between=th.between)
+        else:
+            record = resolvers.percentile_threshold(values, th.percentile)
+        record["threshold"] += th.margin
+        return {"method": method, **record}
+
+    def _control_threshold(self, th: Threshold, sid: str, marker: str, parent: str,
+                           keep: str) -> tuple[float, dict[str, Any]]:
+        ev = self.resolved[sid].events
+        channel = ev.channel(marker)
+        marker_key = normalise_marker(ev.markers.get(channel, channel))
+        kind = self.panel_controls.get(marker_key) if th.control == "panel" else th.control
+        controls, how = self.find_controls(sid, kind, marker_key, th.match) if kind else ([], "")
+        if not controls:
+            values = self.resolved[sid].events.values(channel)[self.resolved[sid].mask(parent)]
+            record = self._own_threshold(th.fallback, th, values, keep)
+            record["note"] = (f"no {kind or 'control'} sample for {marker}: fell back to {th.fallback}")
+            return record["threshold"], record
+        values = np.concatenate([self.resolved[c].events.values(self.resolved[c].events.channel(marker))
+                                 [self.resolved[c].mask(parent)] for c in controls])
+        record = resolvers.percentile_threshold(values, th.percentile)
+        record["threshold"] += th.margin
+        return record["threshold"], {"method": "control", "control_type": kind, "controls": controls,
+                                     "control_match": how, "percentile": th.percentile, **record}
+
+    def find_controls(self, sid: str, kind: str, marker_key: str | None,
+                      match: list[str]) -> tuple[list[str], str]:
+        """Return the control samples for ``sid`` and how they were matched.
+
+        A control sample is its own control. Otherwise controls of the same
+        ``match`` columns (tried in order) are used, then any control of the
+        kind in the run (pooled).
+        """
+        def is_control(other: str) -> bool:
+            info = self.resolved[other].events.info
+            if str(info.get("control_type", "") or "") != kind:
+                return False
+            return kind != "fmo" or normalise_marker(str(info.get("control_for", "") or "")) == marker_key
+
+        candidates = [c for c in self.alive() if is_control(c)]
+        if sid in candidates:
+            return [sid], "self"
+        info = self.resolved[sid].events.info
+        for column in match:
+            value = str(info.get(column, "") or "")
+            same = [c for c in candidates if value and str(self.resolved[c].events.info.get(column, "") or "") == value]
+            if same:
+                return same, column
+        return candidates, "any" if candidates else ""
+
+    # -- final check ---------------------------------------------------------------------------
+    def verify(self) -> None:
+        """Re-evaluate every resolved tree with the gating engine and use its membership."""
+        for sid in self.alive():
+            rs = self.resolved[sid]
+            ev = rs.events
+            events = Events(data=ev.data, channels=ev.channels,
+                            markers=[ev.markers.get(c) for c in ev.channels], spillover=ev.spillover, sample_id=sid)
+            result = gate_events(rs.tree, events)
+            names = {v: k for k, v in rs.ids.items()}
+            rs.membership = {names[pid]: mask for pid, mask in result.membership.items()}
