@@ -217,7 +217,7 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
 
     effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
     catalogue = _catalogue(exp)
-    comparison = score(effects, catalogue, exp.spec.context, seed=settings.seed)
+    comparison = score(effects, catalogue, exp.spec.context, exp.spec.modifiers, seed=settings.seed)
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
     result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,

@@ -38,7 +38,9 @@ PARAM_NAMES: tuple[str, ...] = ("A", "B", "c", "D", "F")
 SLOPE_BOUNDS = (0.05, 20.0)
 ASYMMETRY_BOUNDS = (0.05, 20.0)
 
-#: Tolerance and evaluation budget of the screening runs from each start.
+#: Starting points (of those ranked by their initial cost) that are optimised.
+N_SCREENED = 3
+#: Tolerance and evaluation budget of the screening runs.
 SCREEN_TOL, SCREEN_NFEV = 1e-4, 40
 #: Evaluation budget of the final (polishing) run.
 POLISH_NFEV = 500
@@ -313,11 +315,14 @@ def fit_curve(
             xtol=xtol, ftol=xtol, gtol=xtol, max_nfev=max_nfev,
         )
 
-    # Every starting point is screened with a loose tolerance; the best is polished.
+    # The most promising starting points are screened with a loose tolerance; the best is polished.
     best, last_error = None, "no finite solution"
     with np.errstate(all="ignore"):
-        for start in starting_values(log_x, y):
-            p0 = np.clip(start[:n_free], lower + 1e-9 * (upper - lower), upper - 1e-9 * (upper - lower))
+        starts = [np.clip(s[:n_free], lower + 1e-9 * (upper - lower), upper - 1e-9 * (upper - lower))
+                  for s in starting_values(log_x, y)]
+        initial = [float(np.sum(residuals(p0) ** 2)) for p0 in starts]
+        order = np.argsort(np.where(np.isfinite(initial), initial, np.inf))
+        for p0 in (starts[k] for k in order[:N_SCREENED]):
             try:
                 res = solve(p0, SCREEN_TOL, SCREEN_NFEV)
             except (ValueError, np.linalg.LinAlgError) as exc:

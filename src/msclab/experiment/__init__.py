@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -71,8 +71,14 @@ def validate_experiment(
     path: str | PathLike[str],
     *,
     read_channels: Callable[[Path], dict[str, str]] = _fcs_channels,
+    allow: Iterable[str | PathLike[str]] = (),
 ) -> list[MsclabError]:
     """Check a manifest, its samplesheet and the files they name; return every problem.
+
+    Every path in the manifest and the samplesheet must stay inside the
+    manifest's folder (after resolving ``..``; absolute paths too), or inside a
+    folder in ``allow``; a path that leads elsewhere is a problem and its file
+    is never opened (docs/guarantees.md).
 
     Parameters
     ----------
@@ -80,6 +86,8 @@ def validate_experiment(
         ``experiment.yaml``.
     read_channels
         How to read a file's detectors (default: the FCS TEXT segment).
+    allow
+        Further folders the experiment may read from.
 
     Returns
     -------
@@ -90,6 +98,10 @@ def validate_experiment(
     spec, problems = _v.load_manifest(path)
     if spec is None:
         return problems
+    roots = _v.allowed_roots(path, allow)
+    escapes = _v.check_manifest_paths(spec, path, roots)
+    if escapes:
+        return problems + escapes
     sheet_path = path.parent / spec.samplesheet
     try:
         sheet = read_samplesheet(sheet_path)
@@ -100,20 +112,24 @@ def validate_experiment(
         return problems + missing_columns
     problems += _v.check_rows(sheet, sheet_path, spec)
     problems += _v.check_duplicates(sheet, sheet_path)
-    problems += _v.check_files(sheet, sheet_path, spec, read_channels)
+    escapes = _v.check_sheet_paths(sheet, sheet_path, roots)
+    inside = [f == "" or _v.is_inside(sheet_path.parent / f, roots) for f in sheet["file"]]
+    problems += escapes + _v.check_files(sheet[inside], sheet_path, spec, read_channels)
     problems += _v.check_controls(sheet, sheet_path, spec)
     problems += _v.check_assays(spec, path.parent)
     problems += _v.check_contrasts(sheet, path, spec)
     return problems
 
 
-def read_experiment(path: str | PathLike[str]) -> Experiment:
+def read_experiment(path: str | PathLike[str], *, allow: Iterable[str | PathLike[str]] = ()) -> Experiment:
     """Read and validate an experiment.
 
     Parameters
     ----------
     path
         ``experiment.yaml``.
+    allow
+        Further folders the experiment may read from (see :func:`validate_experiment`).
 
     Returns
     -------
@@ -125,7 +141,7 @@ def read_experiment(path: str | PathLike[str]) -> Experiment:
         Listing every problem found, when the experiment is not valid.
     """
     path = Path(path).resolve()
-    problems = validate_experiment(path)
+    problems = validate_experiment(path, allow=allow)
     if problems:
         raise ManifestError(problems, file=path)
     spec, _ = _v.load_manifest(path)

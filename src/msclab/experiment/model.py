@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..compare.modifiers import Modifiers
 from ..stats.contrasts import Contrast
 
 #: Experimental contexts of the effects catalogue (``msc_effects_catalogue.yaml``, meta.vocab.context).
@@ -101,6 +102,10 @@ class ExperimentSpec(_Strict):
         Readout id -> catalogue effect id, overriding the defaults.
     catalogue
         A local catalogue file that extends or overrides the built-in one.
+    modifiers
+        Statements about the MSCs that weaken the catalogue's expectations
+        (ratio, culture, licensing, SLE-derived), overriding what the
+        samplesheet says (:class:`msclab.compare.Modifiers`).
     """
 
     name: str
@@ -113,3 +118,4 @@ class ExperimentSpec(_Strict):
     contrasts: list[Contrast] = Field(default_factory=list)
     catalogue_mapping: dict[str, str] = Field(default_factory=dict)
     catalogue: Path | None = None
+    modifiers: Modifiers = Field(default_factory=Modifiers)

@@ -6,7 +6,9 @@ Each ``check_*`` function returns a list of :class:`~msclab.errors.MsclabError`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
+from os import PathLike
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +22,10 @@ from .plate import PLATE_FORMATS
 from .samplesheet import REQUIRED_COLUMNS, SAMPLE_COLUMNS, TODO, parse_ratio, read_samplesheet
 
 Problems = list[MsclabError]
+#: Most values a manifest may hold once YAML aliases are expanded (a "billion laughs" stays far below any real use).
+_MAX_YAML_VALUES = 100_000
+#: Suffixes that make a panel's ``protocol`` a file rather than a built-in protocol name.
+_PROTOCOL_FILES = (".yaml", ".yml", ".xml", ".wsp")
 
 
 def load_manifest(path: Path) -> tuple[ExperimentSpec | None, Problems]:
@@ -29,17 +35,29 @@ def load_manifest(path: Path) -> tuple[ExperimentSpec | None, Problems]:
                                   hint="Give the path of experiment.yaml, or run 'msclab init FOLDER' to draft one.")]
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        too_big = _expanded_size(raw, {}) > _MAX_YAML_VALUES
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        return None, [MsclabError(f"is not valid YAML ({getattr(exc, 'problem', exc)})", file=path, where=where,
+        problem = str(getattr(exc, "problem", exc))
+        if problem.startswith("could not determine a constructor for the tag"):
+            return None, [MsclabError(f"uses a YAML tag msclab does not accept ({problem})", file=path, where=where,
+                                      hint="A manifest is plain data: remove the '!!' tag (msclab never builds "
+                                           "Python objects or runs code from a manifest).")]
+        return None, [MsclabError(f"is not valid YAML ({problem})", file=path, where=where,
                                   hint="Fix the indentation or quoting at that place.")]
     except UnicodeDecodeError as exc:
         return None, [MsclabError("is not UTF-8 text", file=path, where=f"byte {exc.start}",
                                   hint="Save the file as UTF-8.")]
+    except RecursionError:
+        return None, [MsclabError("is nested too deeply to be a manifest", file=path,
+                                  hint="See docs/experiment.md for the shape of experiment.yaml.")]
     if not isinstance(raw, dict):
         return None, [MsclabError("must be a YAML mapping (name:, samplesheet:, panels: ...)", file=path,
                                   hint="See docs/experiment.md for a complete example.")]
+    if too_big:
+        return None, [MsclabError(f"expands to more than {_MAX_YAML_VALUES:,} values through YAML aliases (*name)",
+                                  file=path, hint="Write the values out instead of repeating aliases.")]
     todo = [MsclabError(f"is still {value!r}", file=path, where=f"field '{field}'",
                         hint="Replace the TODO with the real value.")
             for field, value in _strings(raw) if value.upper().startswith(TODO)]
@@ -47,6 +65,17 @@ def load_manifest(path: Path) -> tuple[ExperimentSpec | None, Problems]:
         return ExperimentSpec.model_validate(raw), todo
     except ValidationError as exc:
         return None, todo + [_pydantic_problem(path, err) for err in exc.errors()]
+
+
+def _expanded_size(node: object, seen: dict[int, int]) -> int:
+    """Number of values ``node`` holds once YAML aliases are expanded (each shared node counted once per use)."""
+    if not isinstance(node, dict | list):
+        return 1
+    if id(node) not in seen:
+        seen[id(node)] = _MAX_YAML_VALUES + 1  # a node that contains itself is an endless expansion
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        seen[id(node)] = 1 + sum(_expanded_size(child, seen) for child in children)
+    return seen[id(node)]
 
 
 def _strings(node: object, prefix: str = "") -> list[tuple[str, str]]:
@@ -230,3 +259,54 @@ def check_contrasts(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Pr
                 problems.append(MsclabError(f"column {column!r} is not in the samplesheet", file=path, where=where,
                                             hint="pair_by and match_on must name samplesheet columns."))
     return problems
+
+
+def allowed_roots(manifest: Path, allow: Iterable[str | PathLike[str]] = ()) -> tuple[Path, ...]:
+    """The folders an experiment may read from: the manifest's folder and every folder in ``allow``."""
+    return tuple(Path(os.path.abspath(folder)) for folder in (manifest.parent, *allow))
+
+
+def is_inside(target: Path, roots: tuple[Path, ...]) -> bool:
+    """Whether ``target``, with ``.`` and ``..`` resolved (not symlinks), lies inside one of ``roots``."""
+    where = Path(os.path.abspath(target))
+    return any(where.is_relative_to(root) for root in roots)
+
+
+def _escape(value: object, base: Path, roots: tuple[Path, ...], file: Path, where: str) -> MsclabError | None:
+    if str(value).upper().startswith(TODO) or is_inside(base / str(value), roots):
+        return None
+    kind = "an absolute path" if Path(str(value)).is_absolute() else "a path"
+    return MsclabError(
+        f"{kind} {str(value)!r} leads outside the experiment folder {roots[0]}", file=file, where=where,
+        hint="Paths must stay inside the folder of experiment.yaml; copy the file there, or allow its folder "
+             "explicitly (Python: allow=[folder]).")
+
+
+def check_manifest_paths(spec: ExperimentSpec, path: Path, roots: tuple[Path, ...]) -> Problems:
+    """Every file experiment.yaml names stays inside ``roots``; names used as output folders are plain names.
+
+    Checked before anything the manifest names is opened: the samplesheet,
+    assay exports and layouts, the local catalogue, protocol files (a
+    ``protocol`` with a path separator or a protocol-file suffix). Assay ids and
+    panel names become folder names under the output folder, so they may not
+    hold path separators or be ``.``/``..``.
+    """
+    named = [("samplesheet", spec.samplesheet), ("catalogue", spec.catalogue)]
+    named += [(f"assays.{i}.{field}", getattr(a, field)) for i, a in enumerate(spec.assays) for field in ("file", "layout")]
+    named += [(f"panels.{name}.protocol", panel.protocol) for name, panel in spec.panels.items()
+              if panel.protocol and ("/" in panel.protocol or "\\" in panel.protocol
+                                     or panel.protocol.lower().endswith(_PROTOCOL_FILES))]
+    problems = [problem for field, value in named if value is not None
+                if (problem := _escape(value, path.parent, roots, path, f"field '{field}'")) is not None]
+    names = [(f"assays.{i}.id", a.id) for i, a in enumerate(spec.assays)] + [(f"panels.{n}", n) for n in spec.panels]
+    problems += [MsclabError(f"{value!r} cannot be used as a folder name in the output", file=path,
+                             where=f"field '{field}'", hint="Use a name without '/', '\\' or '..'.")
+                 for field, value in names
+                 if value in ("", ".", "..") or any(c in value for c in ("/", "\\", "\x00"))]
+    return problems
+
+
+def check_sheet_paths(sheet: pd.DataFrame, path: Path, roots: tuple[Path, ...]) -> Problems:
+    """Every file the samplesheet names (relative to its folder) stays inside ``roots``."""
+    return [problem for _, row in sheet[sheet["file"] != ""].iterrows()
+            if (problem := _escape(row["file"], path.parent, roots, path, f"line {row['_line']}")) is not None]

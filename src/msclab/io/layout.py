@@ -75,7 +75,7 @@ def classify_sample(name: str) -> dict[str, object]:
     if _CONTROL.match(text):
         return {"sample_type": "control", "sample_id": text}
     match = _RELATIVE.match(text)
-    if match:
+    if match and float(match.group(1)) > 0:
         return {"sample_type": "standard", "sample_id": text, "level": text,
                 "expected_concentration": 1 / float(match.group(1))}
     return {"sample_type": "unknown", "sample_id": text}

@@ -183,8 +183,18 @@ def _well_table(rows: list[list[str]], name: str, path: Path, leniencies: list[s
                  "well": normalise_well(match.group(3)), "Sample": row[1] if len(row) > 1 else ""}
         entry.update({c: v for c, v in zip(columns[2:], values) if c not in _NON_ANALYTE})
         parsed.append(entry)
-    return pd.DataFrame(parsed, columns=["_index", "_plate", "well", "Sample"]
-                        + [c for c in columns[2:] if c not in _NON_ANALYTE])
+    analytes = [c for c in columns[2:] if c not in _NON_ANALYTE]
+    table = pd.DataFrame(parsed, columns=["_index", "_plate", "well", "Sample"] + analytes)
+    repeated = sorted({c for c in analytes if analytes.count(c) > 1})
+    if repeated:
+        raise AssayFileError(f"section {name!r} names the column(s) {', '.join(repeated)} twice", file=path,
+                             hint="The export may be damaged; export it again from xPONENT.")
+    twice = table[table.duplicated(["_plate", "well"])]
+    if len(twice):
+        first = twice.iloc[0]
+        raise AssayFileError(f"well {first['well']} of plate {first['_plate']} is listed twice in section {name!r}",
+                             file=path, hint="The export may be damaged; export it again from xPONENT.")
+    return table
 
 
 def _join_location(row: list[str], leniencies: list[str]) -> list[str]:

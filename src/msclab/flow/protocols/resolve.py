@@ -168,7 +168,8 @@ class _Run:
         else:
             mask = gate.contains([ev.values(d.name) for d in gate.dimensions])
         rs.membership[name] = mask & rs.mask(parent)
-        rs.gates.setdefault(record.pop("_label", name), record)
+        entry = rs.gates.setdefault(record.pop("_label", name), record)
+        entry.setdefault("populations", []).append(name)
 
     def _ensure_transforms(self, rs: ResolvedSample, gate: Gate | BooleanGate) -> None:
         for dim in gate.dimensions:
@@ -347,7 +348,10 @@ class _Run:
 
     def _own_threshold(self, method: str, th: Threshold, values: np.ndarray, keep: str) -> dict[str, Any]:
         if method == "valley":
-            record = resolvers.density_valley(values, keep=keep, between=th.between)
+            record = resolvers.density_valley(values, keep=keep, between=th.between, width=th.width,
+                                              separation=th.separation)
+        elif method == "beyond_peak":
+            record = resolvers.beyond_peak(values, keep=keep, width=th.width)
         else:
             record = resolvers.percentile_threshold(values, th.percentile)
         record["threshold"] += th.margin

@@ -92,15 +92,37 @@ def cluster_ellipse(x: np.ndarray, y: np.ndarray, *, components: int, select: st
             if key in select:
                 score += centred[:, axis] * (1 if select[key] == "high" else -1)
         best = int(eligible[np.argmax(score[eligible])])
+    merged = _merge(gmm, best)
+    w = weights[merged]
+    mean = (w[:, None] * gmm.means_[merged]).sum(axis=0) / w.sum()
+    cov = np.zeros((2, 2))
+    for weight, mu, sigma in zip(w, gmm.means_[merged], gmm.covariances_[merged]):
+        d = (mu - mean)[:, None]
+        cov += weight * (sigma + d @ d.T)
+    cov /= w.sum()
     return {
-        "mean": [float(v) for v in gmm.means_[best]],
-        "covariance": [[float(v) for v in row] for row in gmm.covariances_[best]],
+        "mean": [float(v) for v in mean],
+        "covariance": [[float(v) for v in row] for row in cov],
         "distance_square": float(stats.chi2.ppf(coverage, df=2)),
-        "weight": float(weights[best]),
-        "component": best,
+        "weight": float(w.sum()),
+        "components": [int(i) for i in merged],
         "means": [[round(float(v), 5) for v in m] for m in gmm.means_],
-        "weights": [round(float(w), 5) for w in weights],
+        "weights": [round(float(v), 5) for v in weights],
     }
+
+
+def _merge(gmm: GaussianMixture, best: int, level: float = 0.999) -> list[int]:
+    """Return ``best`` and the components whose mean lies inside its ``level`` ellipse.
+
+    A mixture often splits one skewed population into several Gaussians;
+    merging them back follows flowMerge (Finak et al., BMC Bioinformatics
+    2009;10:S7).
+    """
+    limit = stats.chi2.ppf(level, df=2)
+    precision = np.linalg.inv(gmm.covariances_[best])
+    diffs = gmm.means_ - gmm.means_[best]
+    d2 = np.einsum("ij,jk,ik->i", diffs, precision, diffs)
+    return [best] + [j for j in range(len(gmm.weights_)) if j != best and d2[j] <= limit]
 
 
 def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[str, Any]:
@@ -133,7 +155,8 @@ def _mode(values: np.ndarray, bins: int = 256) -> float:
 
 
 def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[float, float] | None = None,
-                   width: float = 4.0, bins: int = 256, smooth: float = 3.0) -> dict[str, Any]:
+                   width: float = 4.0, separation: float = 0.1, bins: int = 256,
+                   smooth: float = 3.0) -> dict[str, Any]:
     """Return the lowest smoothed density between the two most prominent peaks.
 
     When the density has a single peak, that peak is taken to be the
@@ -151,6 +174,8 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
         Only consider this range (gating-scale units).
     width
         SDs from a single peak to its cut.
+    separation
+        Peaks closer than this (gating-scale units) count as one.
     bins, smooth
         Histogram bins over the 0.1-99.9 percentile range, and the Gaussian
         smoothing in bins.
@@ -165,7 +190,8 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
     density = gaussian_filter1d(counts.astype(float), smooth)
     centres = (edges[:-1] + edges[1:]) / 2
     padded = np.concatenate([[0.0], density, [0.0]])
-    peaks, props = find_peaks(padded, prominence=0.01 * density.max())
+    step = (hi - lo) / bins
+    peaks, props = find_peaks(padded, prominence=0.01 * density.max(), distance=max(1, int(separation / step)))
     peaks = peaks - 1
     if len(peaks) < 2:
         mode = float(centres[int(np.argmax(density))])
@@ -178,6 +204,23 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
     i = top[0] + int(np.argmin(segment))
     return {"threshold": float(centres[i]), "peaks": [float(centres[p]) for p in top],
             "valley_density": float(density[i] / density.max())}
+
+
+def beyond_peak(values: np.ndarray, *, keep: str = "above", width: float = 3.0) -> dict[str, Any]:
+    """Return a cut ``width`` SDs beyond the tallest peak, on the ``keep`` side.
+
+    For a marker whose negative events dominate and whose positive events
+    smear into them (no clean valley): the SD of the negative peak is read
+    from its half away from the positive events.
+    """
+    v = values[np.isfinite(values)]
+    if len(v) < 50:
+        raise MsclabError(f"only {len(v)} events to find the negative peak")
+    mode = _mode(v)
+    far = mode - v[v < mode] if keep == "above" else v[v > mode] - mode
+    spread = float(np.sqrt(np.mean(far**2))) if len(far) else 0.0
+    cut = mode + width * spread if keep == "above" else mode - width * spread
+    return {"threshold": cut, "peak": mode, "spread": spread}
 
 
 def percentile_threshold(values: np.ndarray, percentile: float) -> dict[str, Any]:

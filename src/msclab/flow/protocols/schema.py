@@ -50,6 +50,7 @@ class Threshold(_Strict):
         ``valley``: the lowest density between the two most prominent peaks
         of the parent population; ``control``: a percentile of the matched
         control (FMO / unstimulated) in the same parent population;
+        ``beyond_peak``: ``width`` SDs beyond the tallest (negative) peak;
         ``percentile``: a percentile of the sample's own parent population;
         ``fixed``: ``value`` in data units.
     percentile
@@ -67,19 +68,26 @@ class Threshold(_Strict):
     between
         For ``valley``: only look for the valley inside this range
         (transformed units).
+    separation
+        For ``valley``: peaks closer than this (transformed units) are one peak.
+    width
+        For ``beyond_peak``, and for ``valley`` when there is a single peak:
+        the distance of the cut from the peak, in SDs of the peak.
     fallback
         For ``control``: the method used when the experiment has no such
         control (``valley`` or ``percentile``).
     """
 
-    method: Literal["valley", "control", "percentile", "fixed"] = "valley"
+    method: Literal["valley", "beyond_peak", "control", "percentile", "fixed"] = "valley"
     percentile: float = Field(99.5, gt=0, lt=100)
     control: Literal["fmo", "unstimulated", "panel"] = "panel"
     match: list[Literal["donor", "plate"]] = Field(default_factory=lambda: ["donor", "plate"])
     margin: float = 0.0
     value: float | None = None
     between: tuple[float, float] | None = None
-    fallback: Literal["valley", "percentile"] = "valley"
+    separation: float = Field(0.1, gt=0)
+    width: float = Field(4.0, gt=0)
+    fallback: Literal["valley", "beyond_peak", "percentile"] = "valley"
 
     @model_validator(mode="after")
     def _fixed_has_value(self) -> Threshold:

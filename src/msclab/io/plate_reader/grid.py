@@ -28,6 +28,8 @@ from msclab.io.plate_reader.dual_wavelength import correct_plates
 
 #: Analyte name used when neither the file nor the caller names one.
 DEFAULT_ANALYTE = "unnamed"
+#: Most cells read from one workbook: far above any plate export, far below a memory problem.
+MAX_XLSX_CELLS = 2_000_000
 
 Rows = Sequence[Sequence[object]]
 Locate = Callable[[int], str]
@@ -133,8 +135,29 @@ def xlsx_sheets(path: Path) -> list[tuple[str, list[list[object]]]]:
             file=path,
             hint="Save the file as .xlsx from Excel (old .xls files must be re-saved).",
         ) from None
+    sheets: list[tuple[str, list[list[object]]]] = []
+    cells = 0
     try:
-        return [(ws.title, [list(r) for r in ws.iter_rows(values_only=True)]) for ws in workbook]
+        for ws in workbook:
+            rows = []
+            for row in ws.iter_rows(values_only=True):
+                cells += len(row)
+                if cells > MAX_XLSX_CELLS:
+                    raise AssayFileError(
+                        f"the workbook holds more than {MAX_XLSX_CELLS:,} cells, far more than a plate export",
+                        file=path, where=f"sheet {ws.title!r}",
+                        hint="Export only the plate data, or check that this is the right file.")
+                rows.append(list(row))
+            sheets.append((ws.title, rows))
+        return sheets
+    except AssayFileError:
+        raise
+    except Exception as exc:  # read-only sheets are parsed while iterating: damage shows up here
+        raise AssayFileError(
+            f"the workbook is damaged ({exc.__class__.__name__}: {exc})",
+            file=path,
+            hint="Open the file in Excel and save it again as .xlsx, or export it again.",
+        ) from None
     finally:
         workbook.close()
 

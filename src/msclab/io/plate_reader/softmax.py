@@ -219,9 +219,10 @@ def _annotations(groups: list[tuple[str, list[dict[str, str]]]], plate: str,
             well = normalise_well(row.get("Wells") or row.get("Well") or "")
             if well is None:
                 continue
-            entry: dict[str, object] = {"sample_type": kind, "sample_id": f"{name}:{row['Sample']}"}
+            sample = row.get("Sample", "")
+            entry: dict[str, object] = {"sample_type": kind, "sample_id": f"{name}:{sample}"}
             if kind == "standard":
-                entry["level"] = row["Sample"]
+                entry["level"] = sample
                 concentration = next((v for k, v in row.items() if k.startswith("Concentration")), "")
                 entry["expected_concentration"] = parse_value(concentration)[0]
             result = row.get("Result", row.get("Results", ""))
