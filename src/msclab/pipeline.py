@@ -17,6 +17,7 @@ import pandas as pd
 
 from ._files import atomic_path, atomic_write
 from .compare import Comparison, score
+from .compare.analytes import catalogue_id_for_analyte
 from .errors import MsclabError
 from .experiment import Experiment, read_experiment
 from .provenance import Provenance
@@ -69,6 +70,7 @@ class AnalysisResult:
     failures: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["sample_id", "stage", "reason"]))
     plots: dict[str, list[Path]] = field(default_factory=dict)
     provenance: Provenance | None = None
+    flow_qc: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def n_failed(self) -> int:
@@ -76,11 +78,16 @@ class AnalysisResult:
         return int(self.failures["sample_id"].nunique()) if len(self.failures) else 0
 
 
-def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None) -> tuple[list[pd.DataFrame], pd.DataFrame, list[dict], list[Path]]:
-    """Gate and quantify every panel; returns records, populations, failures, plots."""
+def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None
+             ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+    """Gate and quantify every panel; returns records, populations, QC, failures and plots.
+
+    Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
+    (one file per sample and panel) so the gating can be audited and reopened.
+    """
     from .flow.panel import quantify_panel
 
-    records, populations, failures, plots = [], [], [], []
+    records, populations, qc, failures, plots = [], [], [], [], []
     for panel in exp.spec.panels:
         if exp.files(panel).empty:
             continue
@@ -92,10 +99,18 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None) -> tuple
             continue
         records.append(result.records)
         populations.append(result.populations.assign(panel=panel))
+        qc.append(result.qc.assign(panel=panel))
         failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": r} for s, r in result.failures.items()]
-        plots += list(result.plots)
-    table = pd.concat(populations, ignore_index=True) if populations else pd.DataFrame()
-    return records, table, failures, plots
+        plots += [Path(p) for p in result.plots.values()]
+        if gates_dir is not None:
+            written = result.write_gatingml(gates_dir)
+            prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
+    return (records, _concat(populations), _concat(qc), failures, plots)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None
@@ -129,17 +144,17 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
         results.append((assay.id, result))
     if not results:
         return [], pd.DataFrame(), pd.DataFrame(), failures, plots
-    wells = pd.concat([r.wells.assign(assay=a) for a, r in results], ignore_index=True)
+    wells = _concat([r.wells.assign(assay=a) for a, r in results])
     empty = (wells["sample_type"] == "unknown") & (wells["sample_id"] == "") & wells["signal"].isna()
     wells = _calibrate_across_plates(wells[~empty], exp, prov)
-    curves = pd.concat([r.curves.assign(assay=a) for a, r in results], ignore_index=True)
-    combined = AssayResult(wells, curves, pd.concat([r.masks for _, r in results], ignore_index=True),
-                           settings=results[0][1].settings)
+    curves = _concat([r.curves.assign(assay=a) for a, r in results])
+    combined = AssayResult(wells, curves, _concat([r.masks for _, r in results]), settings=results[0][1].settings)
     known = set(exp.samples.index)
     unknown = sorted(set(wells.loc[wells["sample_type"] == "unknown", "sample_id"]) - known - {""})
     if unknown:
         prov.steps["assay_samples_not_in_samplesheet"] = unknown
     records = combined.readout_records()
+    records["catalogue_id"] = records["analyte"].map(catalogue_id_for_analyte)
     return [records[records["sample_id"].isin(known)]], wells, curves, failures, plots
 
 
@@ -201,7 +216,7 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
             prov.add_input(exp.root / assay.layout, "layout")
     plots_dir = out / "plots" if settings.plots else None
 
-    flow_records, populations, flow_failures, flow_plots = run_flow(exp, prov, plots_dir)
+    flow_records, populations, flow_qc, flow_failures, flow_plots = run_flow(exp, prov, plots_dir, out / "gates")
     assay_records, concentrations, curves, assay_failures, curve_plots = run_assays(exp, prov, settings, plots_dir)
     failures = pd.DataFrame(flow_failures + assay_failures, columns=["sample_id", "stage", "reason"])
 
@@ -221,7 +236,7 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
     result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,
-                            {"gates": flow_plots, "curves": curve_plots}, prov)
+                            {"gates": flow_plots, "curves": curve_plots}, prov, flow_qc)
     write_outputs(result, out)
     return result
 
@@ -257,6 +272,7 @@ def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
     _csv(result.concentrations, paths["concentrations"])
     _csv(result.curves, paths["curves"])
     _csv(result.failures, paths["failures"])
+    _csv(result.flow_qc, out / "flow_qc.csv")
     write_report(result, paths["report"])
     result.provenance.steps["outputs"] = {k: str(p) for k, p in paths.items()}
     result.provenance.write(paths["provenance"])

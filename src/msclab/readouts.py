@@ -11,7 +11,9 @@ pivots those records into one AnnData:
   ``analyte``, ``statistic``, ``catalogue_id``);
 - ``X``: the values (float64, NaN where not measured);
 - ``layers['flag']``: one flag code per value, decoded by
-  ``uns['flag_levels']`` (``ok``, ``<LLOQ``, ``>ULOQ``, ...).
+  ``uns['flag_levels']`` (``ok``, ``<LLOQ``, ``>ULOQ``, ...);
+- ``layers['lloq']``, ``layers['uloq']``: the value's quantification limits,
+  when the records give them (concentrations).
 
 Normalisation and comparison read only this object.
 """
@@ -44,6 +46,8 @@ FLAG_LEVELS = (
 )
 
 RECORD_COLUMNS = ("sample_id", "readout", "value", "kind", "unit")
+#: Optional per-value quantification limits, kept as layers for the censoring rule.
+LIMIT_COLUMNS = ("lloq", "uloq")
 VAR_COLUMNS = (
     "kind", "unit", "panel", "population", "parent", "marker", "analyte",
     "statistic", "catalogue_id",
@@ -112,7 +116,7 @@ def build_readouts(samples: pd.DataFrame, records: pd.DataFrame | Iterable[dict]
 
     readout_ids = list(dict.fromkeys(table["readout"]))
     var = (
-        table.drop_duplicates("readout")
+        table.drop(columns=[c for c in LIMIT_COLUMNS if c in table.columns]).drop_duplicates("readout")
         .set_index("readout")
         .reindex(readout_ids)
         .reindex(columns=list(VAR_COLUMNS))
@@ -129,6 +133,11 @@ def build_readouts(samples: pd.DataFrame, records: pd.DataFrame | Iterable[dict]
 
     adata = ad.AnnData(X=values, obs=obs, var=var)
     adata.layers["flag"] = flags
+    for limit in LIMIT_COLUMNS:
+        if limit in table.columns and pd.to_numeric(table[limit], errors="coerce").notna().any():
+            layer = np.full(values.shape, np.nan)
+            layer[row, col] = pd.to_numeric(table[limit], errors="coerce").to_numpy(dtype=float)
+            adata.layers[limit] = layer
     adata.uns["flag_levels"] = list(FLAG_LEVELS)
     return adata
 

@@ -186,9 +186,19 @@ class AssayResult:
         mean neat concentration of its in-range wells (flag ``high_cv`` when
         their CV exceeds the limit), else the mean of the wells carrying the
         sample's most common flag (ties: most severe) with that flag.
+
+        For the statistics a value outside the quantification range is a
+        censored observation, so the readout flag says on which side:
+        ``extrapolated`` below the standards becomes ``<LLOQ`` and above them
+        ``>ULOQ``, and ``saturated`` (beyond the high plateau) becomes
+        ``>ULOQ``; the measured (extrapolated) value is kept, never clamped.
+        ``lloq`` and ``uloq`` give the sample's neat limits (the curve's
+        limits times the dilution), which the censoring rule substitutes
+        (:mod:`msclab.normalise.censoring`).
         """
         wells = self.wells[self.wells["sample_type"].isin(sample_types)]
         cv_limit = float(self.settings.get("cv_limit", CV_LIMIT))
+        limits = self.curves.set_index(["plate", "analyte"])[["lloq", "uloq"]] if len(self.curves) else None
         records = []
         for (sample_id, analyte), grp in wells.groupby(["sample_id", "analyte"], sort=True):
             usable = grp[grp["flag"].isin(IN_RANGE_FLAGS)]
@@ -196,12 +206,16 @@ class AssayResult:
                 values = usable["concentration"].to_numpy(dtype=float)
                 cv = _cv(values)
                 flag = "high_cv" if (np.isfinite(cv) and cv > cv_limit) or (usable["flag"] == "high_cv").all() else "ok"
+                chosen = usable
             else:
                 counts = grp["flag"].value_counts()
                 top = counts[counts == counts.max()].index
                 flag = min(top, key=FLAG_PRIORITY.index)
-                values = grp.loc[grp["flag"] == flag, "concentration"].to_numpy(dtype=float)
+                chosen = grp[grp["flag"] == flag]
+                values = chosen["concentration"].to_numpy(dtype=float)
+                flag = _censored_side(flag, chosen)
             finite = values[np.isfinite(values)]
+            lloq, uloq = _neat_limits(chosen, limits)
             records.append({
                 "sample_id": sample_id,
                 "readout": f"assay:{analyte}:concentration",
@@ -211,8 +225,35 @@ class AssayResult:
                 "flag": flag,
                 "analyte": analyte,
                 "statistic": "concentration",
+                "lloq": lloq,
+                "uloq": uloq,
             })
-        return pd.DataFrame(records, columns=["sample_id", "readout", "value", "kind", "unit", "flag", "analyte", "statistic"])
+        return pd.DataFrame(records, columns=["sample_id", "readout", "value", "kind", "unit", "flag", "analyte",
+                                              "statistic", "lloq", "uloq"])
+
+
+def _censored_side(flag: str, wells: pd.DataFrame) -> str:
+    """``extrapolated``/``saturated`` wells as the censored flag of their side (``<LLOQ`` or ``>ULOQ``)."""
+    if flag == "saturated":
+        return ">ULOQ"
+    if flag == "extrapolated" and "range" in wells:
+        side = wells["range"].mode()
+        if len(side) and side.iloc[0] in ("<", ">"):
+            return "<LLOQ" if side.iloc[0] == "<" else ">ULOQ"
+    return flag
+
+
+def _neat_limits(wells: pd.DataFrame, limits: pd.DataFrame | None) -> tuple[float, float]:
+    """Mean over a sample's wells of the curve's LLOQ and ULOQ times each well's dilution."""
+    if limits is None:
+        return np.nan, np.nan
+    keys = pd.MultiIndex.from_frame(wells[["plate", "analyte"]].astype(str))
+    found = limits.reindex(keys)
+    dilution = wells["dilution"].to_numpy(dtype=float)
+    lloq = found["lloq"].to_numpy(dtype=float) * dilution
+    uloq = found["uloq"].to_numpy(dtype=float) * dilution
+    return (float(np.nanmean(lloq)) if np.isfinite(lloq).any() else np.nan,
+            float(np.nanmean(uloq)) if np.isfinite(uloq).any() else np.nan)
 
 
 def _cv(values: np.ndarray) -> float:

@@ -231,12 +231,16 @@ class _Run:
     def _singlets(self, spec: SingletsGate, members: list[str]) -> None:
         area, height = self.pooled(members, spec.parent, [spec.x, spec.y])
         band = resolvers.singlet_band(area, height, width=spec.width)
-        top = max(1.0, float(np.nanmax(area)) if len(area) else 1.0) * 1.05
 
         def apply(sid: str) -> None:
             ev = self.resolved[sid].events
             dims = (ev.dimension(ev.channel(spec.x)), ev.dimension(ev.channel(spec.y)))
-            vertices = ((0.0, 0.0), (top, band["low"] * top), (top, band["high"] * top))
+
+            def line(x: float, offset: float) -> tuple[float, float]:
+                return (x, band["intercept"] + band["slope"] * x + offset)
+
+            vertices = (line(band["x_min"], band["low"]), line(band["x_max"], band["low"]),
+                        line(band["x_max"], band["high"]), line(band["x_min"], band["high"]))
             self.add(sid, spec.name, spec.parent, PolygonGate(dims, vertices=vertices),
                      {**self.base_record(spec, sid, [spec.x, spec.y], members), "resolved": band})
         self._each(spec, members, apply)

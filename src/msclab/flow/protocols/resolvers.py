@@ -8,7 +8,7 @@ what it found, for provenance. They know nothing about samples or trees.
   dimensions; the chosen component's ellipse at a chi-square coverage, as
   openCyto's ``flowClust``/``mindensity``-style automated gates do (Finak et
   al., PLoS Comput Biol 2014;10:e1003806).
-- :func:`singlet_band`: the height/area ratio band around its mode.
+- :func:`singlet_band`: a band around the robust line of height against area.
 - :func:`density_valley`: the lowest density between the two most prominent
   peaks (openCyto ``mindensity``).
 - :func:`percentile_threshold`: a percentile of a control population (FMO or
@@ -126,22 +126,40 @@ def _merge(gmm: GaussianMixture, best: int, level: float = 0.999) -> list[int]:
 
 
 def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[str, Any]:
-    """Return the ratio band ``height/area`` of singlets.
+    """Return the band around the singlet ridge of height against area.
 
-    The mode of the ratio is the singlet peak; its spread is estimated from
-    the events above the mode (doublets lie below it, with about half the
-    height for their area), and the band is ``mode +/- width * spread``.
+    Singlets lie on a ridge ``height = intercept + slope * area``; doublets
+    have more area for their height and fall below it. The ridge is a
+    robust line fit (least squares, refitted three times on the events within
+    2.5 robust SDs, so doublets and debris do not pull it); its spread is
+    the robust SD (1.4826 x MAD) of those events' residuals. The band keeps
+    events down to ``width`` spreads below the line and every event above it
+    (more height for the area is not a doublet).
+
+    Returns
+    -------
+    dict
+        ``intercept, slope, spread, low, high`` (residual bounds) and the
+        area range ``x_min, x_max`` the band spans.
     """
-    ok = (area > 0) & np.isfinite(area) & np.isfinite(height)
-    ratio = height[ok] / area[ok]
-    ratio = ratio[(ratio > 0) & (ratio < 5)]
-    if len(ratio) < 50:
-        raise MsclabError(f"only {len(ratio)} events with a positive area to find singlets")
-    mode = _mode(ratio)
-    upper = ratio[ratio >= mode] - mode
-    spread = float(np.sqrt(np.mean(upper**2))) if len(upper) else 0.0
-    spread = max(spread, 1e-3)
-    return {"mode": mode, "spread": spread, "low": mode - width * spread, "high": mode + width * spread}
+    ok = np.isfinite(area) & np.isfinite(height)
+    x, y = area[ok], height[ok]
+    if len(x) < 50:
+        raise MsclabError(f"only {len(x)} events to find singlets")
+    keep = np.ones(len(x), dtype=bool)
+    for _ in range(4):
+        slope, intercept = np.polyfit(x[keep], y[keep], 1)
+        resid = y - (intercept + slope * x)
+        scale = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep]))) or 1e-6
+        keep = np.abs(resid) < 2.5 * scale
+    centre = float(np.median(resid[keep]))
+    spread = max(float(scale), 1e-6)
+    lo, hi = np.percentile(x, [0.0, 100.0])
+    pad = 0.05 * (hi - lo or 1.0)
+    top = float(np.max(resid - centre)) + spread
+    return {"intercept": float(intercept + centre), "slope": float(slope), "spread": spread,
+            "low": -width * spread, "high": max(width * spread, top), "x_min": float(lo - pad),
+            "x_max": float(hi + pad)}
 
 
 def _mode(values: np.ndarray, bins: int = 256) -> float:

@@ -12,8 +12,8 @@ Methods
     A Gaussian mixture on two dimensions; one component, picked by ``select``,
     becomes an ellipse covering ``coverage`` of it.
 ``singlets``
-    The band of the height/area ratio around its mode (doublets have a lower
-    height for their area).
+    A band around the robust line of height against area (doublets have a
+    lower height for their area).
 ``threshold``
     One dimension cut at a threshold found by ``valley``, ``control``,
     ``percentile`` or ``fixed``; ``keep`` says which side.
@@ -152,7 +152,7 @@ class ClusterGate(_Gate):
 
 
 class SingletsGate(_Gate):
-    """Singlets: events whose height/area ratio lies within ``width`` robust SDs of its mode."""
+    """Singlets: events within ``width`` SDs of the robust height-vs-area line."""
 
     method: Literal["singlets"]
     x: str = "FSC-A"

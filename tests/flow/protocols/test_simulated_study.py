@@ -1,0 +1,128 @@
+"""The shipped th_ics and treg protocols recover a simulated study's truth.
+
+Thresholds come from the simulated FMO / unstimulated controls through the
+samplesheet, never from truth.json; truth is only compared with at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from msclab.flow.gating import Events, gate_events, read_gatingml
+from msclab.io import read_fcs
+from msclab.readouts import build_readouts
+
+
+def _reported(result) -> pd.DataFrame:
+    """pct_parent records joined with the population's own name."""
+    rec = result.records[result.records["statistic"] == "pct_parent"]
+    names = result.populations[["sample_id", "population", "name"]]
+    return rec.merge(names, on=["sample_id", "population"])
+
+
+@pytest.mark.parametrize("panel", ["th_ics", "treg"])
+def test_frequencies_match_truth(sim_results, sim_truth, panel):
+    result, _ = sim_results[panel]
+    assert result.failures == {}
+    reported = _reported(result).set_index(["sample_id", "name"])["value"]
+    compared, worst = 0, 0.0
+    for sid, sample in sim_truth["samples"].items():
+        for name, truth in sample["populations"].get(panel, {}).items():
+            if truth["count"] < 200:
+                continue
+            if (sid, name) not in reported.index:
+                assert "fmo" in sid, f"{sid} {name} is not reported"
+                continue
+            expected = 100 * truth["observed"]
+            got = reported[(sid, name)]
+            tolerance = max(1.0, 0.1 * expected)
+            assert abs(got - expected) <= tolerance, f"{sid} {name}: {got:.2f}% vs truth {expected:.2f}%"
+            compared += 1
+            worst = max(worst, abs(got - expected) / tolerance)
+    assert compared >= {"th_ics": 70, "treg": 110}[panel]
+    assert worst < 1.0
+
+
+def test_fmo_does_not_report_the_omitted_marker(sim_results):
+    result, _ = sim_results["treg"]
+    fmo = result.records[result.records["sample_id"].str.contains("fmo")]
+    assert not fmo["population"].str.endswith(("/Treg", "/FoxP3+", "/CD25+FoxP3+")).any()
+    assert fmo["population"].str.endswith("/CD4").any()
+
+
+def test_planted_effects_keep_their_direction(sim_results, sim_truth):
+    values = pd.concat([r.records for r, _ in sim_results.values()])
+    catalogue = values[values["catalogue_id"] != ""]
+    checked = 0
+    for effect, direction in sim_truth["effects"].items():
+        rows = catalogue[catalogue["catalogue_id"] == effect]
+        if rows.empty or direction == "none":
+            continue
+        by_sample = rows.set_index("sample_id")["value"]
+        donors = sorted({sid.split("_")[0] for sid in by_sample.index})
+        diffs = [by_sample[f"{d}_msc10"] - by_sample[f"{d}_pbmc"] for d in donors]
+        sign = np.sign(np.mean(diffs))
+        assert sign == (1 if direction == "up" else -1), f"{effect}: {diffs}"
+        checked += 1
+    assert checked == 5  # th1, th17, treg, % CD4 divided, % CD8 divided
+
+
+def test_records_build_readouts(sim_results, sim_study):
+    import msclab
+
+    experiment = msclab.read_experiment(sim_study / "experiment.yaml")
+    records = pd.concat([r.records for r, _ in sim_results.values()])
+    adata = build_readouts(experiment.samples, records)
+    assert adata.n_obs == experiment.samples.shape[0]
+    treg = adata.var[adata.var["catalogue_id"] == "treg_frequency"]
+    assert len(treg) == 1 and treg["kind"].iloc[0] == "frequency"
+    assert set(adata.var["kind"]) >= {"frequency", "count", "mfi", "proliferation"}
+    assert all(r.startswith(("flow:th_ics:/", "flow:treg:/")) for r in adata.var_names)
+
+
+def test_resolved_tree_round_trips_through_gatingml(sim_results, sim_study, tmp_path):
+    result, _ = sim_results["treg"]
+    paths = result.write_gatingml(tmp_path)
+    sid = "D2_msc10"
+    tree = read_gatingml(paths[sid])
+    adata = read_fcs(sim_study / "fcs" / f"{sid}_treg.fcs")
+    table = gate_events(tree, Events.from_anndata(adata, sid)).table()
+    mine = result.populations[result.populations["sample_id"] == sid]["count"].tolist()
+    # GatingML keeps ids (XML-safe names), not display names: compare counts gate by gate
+    assert table["count"].tolist() == mine
+
+
+def test_provenance_records_every_resolved_gate(sim_results):
+    result, prov = sim_results["treg"]
+    gating = prov.steps["gating"]["treg"]
+    assert gating["protocol"] == "treg"
+    sample = gating["samples"]["D1_pbmc"]
+    assert set(sample) >= {"Lymphocytes", "Singlets", "Live", "CD45+", "T cells", "CD4,CD8", "CD25hi CD127lo",
+                           "FoxP3+", "Treg", "CD4 divided", "CD8 divided"}
+    foxp3 = sample["FoxP3+"]["resolved"]
+    assert foxp3["method"] == "control" and foxp3["controls"] == ["D1_fmo_foxp3"]
+    assert sample["CD4 divided"]["controls"] == ["D1_unstim"]
+    assert all("reference" in g for g in sample.values())
+    assert len(prov.inputs) == 20
+
+
+def test_proliferation_readouts(sim_results):
+    result, _ = sim_results["treg"]
+    rec = result.records.set_index(["sample_id", "statistic", "population"])["value"]
+    cd4 = result.populations.query("sample_id == 'D1_pbmc' and name == 'CD4'")["population"].iloc[0]
+    divided = rec[("D1_pbmc", "pct_divided", cd4)]
+    unstim = rec[("D1_unstim", "pct_divided", cd4)]
+    assert divided > 40 and unstim < 8
+    assert 0 < rec[("D1_pbmc", "division_index", cd4)] < rec[("D1_pbmc", "proliferation_index", cd4)]
+
+
+def test_low_events_flag(sim_results):
+    result, _ = sim_results["th_ics"]
+    counts = result.records[result.records["statistic"] == "count"]
+    small = counts[counts["value"] < 100]
+    assert not small.empty and (small["flag"] == "low_events").all()
+    assert (counts[counts["value"] >= 100]["flag"] == "ok").all()
+    assert set(result.qc["check"]) >= {"flow_rate_cv", "signal_shift", "margin_events"}
+    assert result.qc.loc[result.qc["check"].isin(["flow_rate_cv", "signal_shift", "margin_events"]), "passed"].all()
