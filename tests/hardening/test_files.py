@@ -170,11 +170,18 @@ def test_a_full_disk_in_a_command_gives_exit_2(study, tmp_path, monkeypatch):
     assert "No space left on device" in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("command", ["init", "gate", "assay_fit"])
+@pytest.mark.parametrize("command", [
+    "init", "gate", "assay_fit",
+    pytest.param("gate_events", marks=pytest.mark.xfail(strict=True, reason="finding FILES-1 seen from the CLI: "
+                                                        "'gate --events' writes through atomic_path -> exit 3")),
+])
 def test_an_output_folder_under_a_regular_file_gives_exit_2(study, tmp_path, command):
     blocker = tmp_path / "out"
     blocker.write_text("a file, not a folder")
-    result = CliRunner().invoke(app, _commands(study, blocker / "sub")[command])
+    commands = _commands(study, blocker / "sub")
+    commands["gate_events"] = commands["gate"]
+    commands["gate"] = [a for a in commands["gate"] if a != "--events"]
+    result = CliRunner().invoke(app, commands[command])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert blocker.read_text() == "a file, not a folder"

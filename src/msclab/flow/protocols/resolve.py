@@ -51,6 +51,8 @@ class ResolvedSample:
         controls, fit details), for provenance.
     proliferation
         Parent population name -> dye-dilution fit (``divided`` gates).
+    ids
+        Population name -> its XML-safe id in ``tree``.
     """
 
     events: SampleEvents
