@@ -121,3 +121,12 @@ def test_elisa_truth_lists_out_of_range_wells(small_study):
     manifest = (folder / "experiment.yaml").read_text()
     assert "ifng_plate1_layout.csv" in manifest
     json.dumps(truth)  # JSON-serialisable
+
+
+@pytest.mark.parametrize("seed", [0, 7, 13])
+def test_many_donors_and_seeds_give_valid_compositions(tmp_path, seed):
+    truth = simulate_study(tmp_path, StudyDesign(donors=12, events=500, seed=seed))
+    for sample in truth["samples"].values():
+        comp = sample["composition"]
+        assert 0 < comp["cd4_of_t"] + comp["cd8_of_t"] < 1
+        assert comp["treg"] + comp["foxp3_activated"] + comp["activated"] < 1

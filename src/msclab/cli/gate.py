@@ -1,4 +1,4 @@
-"""``msclab gate``: apply a GatingML 2.0 or FlowJo gating strategy to FCS files."""
+"""``msclab gate``: apply a GatingML 2.0, FlowJo or msclab protocol gating strategy to FCS files."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from ._common import EXIT_SAMPLES_FAILED, console, console_err
 def gate(
     fcs: list[Path] = typer.Argument(..., help="FCS files to gate (the sample id is the file name)."),
     strategy: Path = typer.Option(..., "--strategy", "-s",
-                                  help="GatingML 2.0 XML or FlowJo .wsp (msclab protocol YAML: not yet)."),
+                                  help="GatingML 2.0 XML, FlowJo .wsp, or an msclab protocol (YAML file or built-in name)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     events: bool = typer.Option(False, "--events", help="Also write per-event membership (Parquet) per sample."),
+    experiment: Path | None = typer.Option(
+        None, "--experiment", help="experiment.yaml whose samplesheet describes the files (donor, controls), so "
+                                   "protocol thresholds can come from each donor's FMO or unstimulated control."),
 ) -> None:
     """Gate FCS files and write population counts and percentages.
 
@@ -26,6 +29,12 @@ def gate(
     strategy names (GatingML 'FCS' = the file's spillover keyword). A sample
     that cannot be read or gated is listed (OUT/failed_samples.csv) and the
     others go on; the exit code is then 1.
+
+    An msclab protocol (docs/protocols.md) is data-driven: its gates are fitted
+    on the given files together (markers from $PnS) and each file's resolved
+    gates are recorded in provenance.json. Thresholds that need an FMO or
+    unstimulated control of the same donor need the experiment's samplesheet:
+    run those through 'msclab analyze'.
     """
     import pandas as pd
 
@@ -37,8 +46,15 @@ def gate(
 
     prov = Provenance(command="gate", parameters={"strategy": str(strategy), "fcs": [str(p) for p in fcs],
                                                   "out": str(out), "events": events})
-    plan = read_strategy(strategy)
-    prov.add_input(strategy, role="strategy")
+    info = {}
+    if experiment is not None:
+        from ..experiment import read_experiment
+
+        sheet = read_experiment(experiment).files()
+        info = {Path(row["file"]).name: row for row in sheet.to_dict("records")}
+    plan = read_strategy(strategy, fcs, info)
+    if strategy.is_file():
+        prov.add_input(strategy, role="strategy")
 
     def write_events(record, result) -> None:
         with atomic_path(out / "events" / f"{record.sample_id}.parquet") as tmp:

@@ -72,7 +72,7 @@ class PanelResult:
     """
 
     panel: str
-    protocol: Protocol
+    protocol: Protocol | None
     records: pd.DataFrame
     populations: pd.DataFrame
     qc: pd.DataFrame

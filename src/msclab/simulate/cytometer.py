@@ -217,6 +217,8 @@ def _assign_states(comp: SampleComposition, panel: PanelDesign, cell_type: np.nd
     cd4 = np.flatnonzero(cell_type == "cd4")
     cd8 = np.flatnonzero(cell_type == "cd8")
     probs = [getattr(comp, name) for name in panel.states]
+    if sum(probs) > 1:
+        raise ValueError(f"CD4 state fractions {dict(zip(panel.states, probs, strict=True))} add up to more than 1")
     pick = rng.choice(len(panel.states) + 1, size=len(cd4), p=[*probs, 1 - sum(probs)])
     state[cd4] = np.array([*panel.states, "none"], dtype=object)[pick]
     if panel.states == HELPER_STATES:

@@ -88,7 +88,7 @@ class StudyDesign:
 
 # Donor baselines (stimulated cultures): mean and SD of the fraction (catalogue §4).
 _BASELINE = {
-    "t_of_lymph": (0.70, 0.05), "cd4_of_t": (0.62, 0.05), "cd8_of_t": (0.30, 0.04),
+    "t_of_lymph": (0.70, 0.05), "cd4_of_t": (0.62, 0.05), "cd8_of_rest": (0.79, 0.05),
     "th1": (0.15, 0.05), "th17": (0.012, 0.005), "th1_17": (0.003, 0.001), "th2": (0.02, 0.01),
     "tc1": (0.20, 0.05), "treg": (0.06, 0.015), "foxp3_activated": (0.01, 0.003), "activated": (0.15, 0.04),
     "divided_cd4": (0.70, 0.10), "divided_cd8": (0.75, 0.10),
@@ -115,10 +115,12 @@ def _expit(x: float) -> float:
 
 
 def _donor_baseline(rng: np.random.Generator) -> dict[str, float]:
+    """A donor's fractions, drawn on the logit scale; CD8 takes its share of the non-CD4 T cells."""
     values = {}
     for name, (mean, sd) in _BASELINE.items():
         sd_logit = sd / (mean * (1 - mean))
         values[name] = _expit(_logit(mean) + sd_logit * rng.standard_normal())
+    values["cd8_of_t"] = (1 - values["cd4_of_t"]) * values.pop("cd8_of_rest")
     return values
 
 

@@ -1,0 +1,68 @@
+"""Quantify a panel gated by a fixed strategy: a GatingML 2.0 file or a FlowJo workspace.
+
+The gates are the ones the file states (no data-driven resolution), applied
+by msclab's engine file by file. Population frequencies become readouts
+``flow:<panel>:<population path>:pct_parent``; which catalogue effect a
+population informs is the experiment's ``catalogue_mapping`` to say.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import MsclabError
+from .gating.run import gate_files
+from .gating.strategy import read_strategy
+from .qc import MIN_EVENTS
+
+STRATEGY_SUFFIXES = {".xml", ".wsp"}
+
+
+def is_strategy_file(protocol: str | None) -> bool:
+    """Whether a panel's ``protocol`` names a GatingML or FlowJo file rather than an msclab protocol."""
+    return protocol is not None and Path(protocol).suffix.lower() in STRATEGY_SUFFIXES
+
+
+def quantify_fixed_panel(experiment, panel_name: str, *, provenance=None, min_events: int = MIN_EVENTS):
+    """Gate every file of a panel with the panel's GatingML/FlowJo file.
+
+    Returns
+    -------
+    PanelResult
+        With ``protocol=None``, no plots and no resolved trees (the strategy file is the record).
+    """
+    from .panel import PanelResult
+
+    panel = experiment.spec.panels[panel_name]
+    path = experiment.root / panel.protocol
+    strategy = read_strategy(path)
+    if provenance is not None:
+        provenance.add_input(path, role=f"strategy:{panel_name}")
+    rows = experiment.files(panel_name)
+    by_file = {Path(f).name: s for f, s in zip(rows["file"], rows["sample_id"], strict=True)}
+    if rows.empty:
+        raise MsclabError(f"panel {panel_name!r} has no files", file=path)
+    records = gate_files(rows["file"], strategy)
+    failures, tables = {}, []
+    for record in records:
+        sample_id = by_file[record.path.name]
+        if provenance is not None:
+            for note in record.leniencies:
+                provenance.add_leniency(record.path, note)
+        if record.error is not None:
+            failures[sample_id] = record.error
+            continue
+        tables.append(record.table.assign(sample_id=sample_id))
+    populations = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    readouts = [
+        {"sample_id": row.sample_id, "readout": f"flow:{panel_name}:{row.population}:pct_parent",
+         "value": row.pct_parent, "kind": "frequency", "unit": "% of parent",
+         "flag": "low_events" if row.parent_count < min_events else "ok", "panel": panel_name,
+         "population": row.population, "parent": row.parent, "marker": "", "statistic": "pct_parent",
+         "catalogue_id": ""}
+        for row in populations.itertuples()
+    ] if len(populations) else []
+    return PanelResult(panel=panel_name, protocol=None, records=pd.DataFrame(readouts), populations=populations,
+                       qc=pd.DataFrame(), failures=failures, resolved={})
