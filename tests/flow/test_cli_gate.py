@@ -46,7 +46,7 @@ def test_workspace_with_a_bad_sample_exits_1(shared_data: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("p.yaml", "gates: []\n", "not supported yet"),
+    ("p.yaml", "gates: []\n", "not a valid msclab protocol"),
     ("x.xml", "<other/>", "not a GatingML 2.0 file or a FlowJo workspace"),
 ])
 def test_bad_strategy_is_refused(shared_data: Path, tmp_path: Path, name: str, content: str, message: str) -> None:

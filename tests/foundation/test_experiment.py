@@ -110,8 +110,9 @@ def test_cli_bad_input_prints_no_traceback(tmp_path):
 
 def test_init_drafts_a_manifest_that_validates_once_the_todos_are_filled(small_study, tmp_path):
     folder, truth = small_study
-    out = tmp_path / "draft"
-    result = runner.invoke(app, ["init", str(folder), "-o", str(out)])
+    out = tmp_path / "run"  # the instrument's folder, as exported: no manifest yet
+    shutil.copytree(folder, out, ignore=shutil.ignore_patterns("experiment.yaml", "samplesheet.csv", "truth.json"))
+    result = runner.invoke(app, ["init", str(out)])
     assert result.exit_code == 0, result.output
     sheet = pd.read_csv(out / "samplesheet.csv", dtype=str, keep_default_na=False)
     assert len(sheet) == len(truth["files"])

@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ManifestError, MsclabError
+from ..errors import FCSError, ManifestError, MsclabError
 from . import validate as _v
 from .model import Assay, Contrast, ExperimentSpec, Panel
 from .plate import PLATE_FORMATS, PlateFormat, normalise_well, parse_well
@@ -34,11 +34,15 @@ class Experiment:
     samplesheet
         One row per acquired file (or assay-only sample), as in the samplesheet,
         with ``file`` made absolute and ``ratio`` (MSC:PBMC as a fraction) added.
+    unreadable
+        Files that exist but cannot be read as FCS (path -> why); their samples
+        fail at analysis, the rest goes on.
     """
 
     path: Path
     spec: ExperimentSpec
     samplesheet: pd.DataFrame
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -139,9 +143,18 @@ def read_experiment(path: str | PathLike[str], *, allow: Iterable[str | PathLike
     ------
     ManifestError
         Listing every problem found, when the experiment is not valid.
+
+    Notes
+    -----
+    A file that exists but cannot be read as FCS does not make the experiment
+    invalid here: it fails only its own sample when the analysis reads it
+    (``msclab validate`` still lists it). Such files are in
+    :attr:`Experiment.unreadable`.
     """
     path = Path(path).resolve()
     problems = validate_experiment(path, allow=allow)
+    unreadable = {str(p.file): str(p) for p in problems if isinstance(p, FCSError)}
+    problems = [p for p in problems if not isinstance(p, FCSError)]
     if problems:
         raise ManifestError(problems, file=path)
     spec, _ = _v.load_manifest(path)
@@ -151,7 +164,7 @@ def read_experiment(path: str | PathLike[str], *, allow: Iterable[str | PathLike
     sheet["well"] = sheet["well"].map(normalise_well)
     sheet["control_type"] = sheet["control_type"].str.lower()
     sheet["ratio"] = sheet["msc_ratio"].map(parse_ratio).astype(float)
-    return Experiment(path=path, spec=spec, samplesheet=sheet)
+    return Experiment(path=path, spec=spec, samplesheet=sheet, unreadable=unreadable)
 
 
 __all__ = [

@@ -1,0 +1,181 @@
+"""Which control samples a sample's gating depends on, read from the protocol and the samplesheet.
+
+:func:`msclab.flow.protocols.resolve_protocol` takes a threshold from a
+matched control sample (FMO or unstimulated) gated through the same parents,
+and places generation 0 of a proliferation dye from the unstimulated control.
+With every gate fitted per sample (``group_by: sample``) a sample's gates
+therefore depend only on its own events and on those control samples (and,
+transitively, on their controls). This module finds that set without reading
+any event, with the same matching rules as the resolver: a control is its own
+control; otherwise the controls that share the first ``match`` column
+(``donor``, then ``plate``) with the sample; otherwise every control of the
+kind. When a marker cannot be identified from the panel (no detector ->
+marker map), every control sample of the panel is taken, which is always
+enough.
+
+Resolving a sample together with this set gives exactly the gates it gets
+when its whole panel is resolved at once, as long as none of those controls
+fails (a failed control is skipped by the resolver and the next match is
+tried); :mod:`msclab.batch.flow` then falls back to every control of the panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..flow.protocols import Protocol, Threshold, normalise_marker
+from ..flow.protocols.schema import DividedGate, QuadrantGate, ThresholdGate
+
+
+@dataclass(frozen=True)
+class ControlNeed:
+    """One lookup of control samples the resolver makes for a sample.
+
+    Attributes
+    ----------
+    kind
+        Control type (``fmo``, ``unstimulated``...); None when it cannot be
+        told without reading the files (then every control is needed).
+    marker
+        Normalised marker an FMO control must be ``control_for``; None for
+        other kinds.
+    match
+        Samplesheet columns tried in turn to find the sample's own control.
+    """
+
+    kind: str | None
+    marker: str | None
+    match: tuple[str, ...]
+
+
+def pooled_gates(protocol: Protocol) -> list[str]:
+    """Return the gates fitted on events pooled over a plate or donor (``group_by`` other than ``sample``)."""
+    return [",".join(g.names) if isinstance(g, QuadrantGate) else g.name
+            for g in protocol.gates if g.group_by != "sample"]
+
+
+def _marker_key(spec: str, markers: Mapping[str, str]) -> str | None:
+    """The normalised marker a gate's ``x``/``y`` names, as :meth:`SampleEvents.channel` finds it."""
+    names = {normalise_marker(m) for m in markers.values()}
+    for option in spec.split("|"):
+        key = normalise_marker(option)
+        if key in names:
+            return key
+        if option.strip() in markers:
+            return normalise_marker(markers[option.strip()])
+    return None
+
+
+def _threshold_need(th: Threshold, axis: str, markers: Mapping[str, str],
+                    panel_controls: Mapping[str, str]) -> ControlNeed | None:
+    if th.method != "control":
+        return None
+    key = _marker_key(axis, markers)
+    if th.control == "panel":
+        if key is None:
+            return ControlNeed(None, None, tuple(th.match))
+        kind = panel_controls.get(key)
+        if kind is None:
+            return None
+    else:
+        kind = th.control
+    if kind == "fmo" and key is None:
+        return ControlNeed(None, None, tuple(th.match))
+    return ControlNeed(kind, key if kind == "fmo" else None, tuple(th.match))
+
+
+def control_needs(protocol: Protocol, markers: Mapping[str, str], controls: Mapping[str, str]) -> list[ControlNeed]:
+    """Return every control lookup the protocol makes.
+
+    Parameters
+    ----------
+    protocol
+        The loaded protocol.
+    markers
+        The panel's detector -> marker map (empty: markers come from the files).
+    controls
+        The panel's marker -> control type map (``experiment.yaml`` ``controls``).
+    """
+    panel_controls = {normalise_marker(k): v for k, v in controls.items()}
+    needs: list[ControlNeed | None] = []
+    for gate in protocol.gates:
+        if isinstance(gate, ThresholdGate):
+            needs.append(_threshold_need(gate.threshold, gate.x, markers, panel_controls))
+        elif isinstance(gate, QuadrantGate):
+            needs += [_threshold_need(gate.x_threshold, gate.x, markers, panel_controls),
+                      _threshold_need(gate.y_threshold, gate.y, markers, panel_controls)]
+        elif isinstance(gate, DividedGate):
+            needs.append(ControlNeed("unstimulated", None, tuple(gate.match)))
+    return list(dict.fromkeys(n for n in needs if n is not None))
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def is_control(row: Mapping[str, object]) -> bool:
+    """True for a samplesheet row of a control sample (any ``control_type``)."""
+    return bool(_text(row.get("control_type")))
+
+
+def _matches(row: Mapping[str, object], need: ControlNeed) -> bool:
+    if _text(row.get("control_type")) != need.kind:
+        return False
+    return need.kind != "fmo" or normalise_marker(_text(row.get("control_for"))) == need.marker
+
+
+def controls_of(sample: str, rows: pd.DataFrame, needs: Sequence[ControlNeed]) -> list[str]:
+    """Return the control samples ``sample`` is gated with (directly), in samplesheet order.
+
+    Parameters
+    ----------
+    sample
+        A ``sample_id`` of ``rows``.
+    rows
+        The panel's samplesheet rows (one per sample).
+    needs
+        From :func:`control_needs`.
+    """
+    by_id = {str(r["sample_id"]): r for r in rows.to_dict("records")}
+    everyone = [sid for sid, r in by_id.items() if is_control(r)]
+    found: set[str] = set()
+    for need in needs:
+        if need.kind is None:
+            found.update(everyone)
+            continue
+        candidates = [sid for sid, r in by_id.items() if _matches(r, need)]
+        if sample in candidates:
+            continue
+        own = by_id[sample]
+        for column in need.match:
+            value = _text(own.get(column))
+            same = [c for c in candidates if value and _text(by_id[c].get(column)) == value]
+            if same:
+                found.update(same)
+                break
+        else:
+            found.update(candidates)
+    found.discard(sample)
+    return [sid for sid in by_id if sid in found]
+
+
+def closure(targets: Sequence[str], rows: pd.DataFrame, needs: Sequence[ControlNeed]) -> list[str]:
+    """Return ``targets`` and every control they depend on, transitively, in samplesheet order."""
+    done: set[str] = set()
+    todo = list(targets)
+    while todo:
+        sid = todo.pop()
+        if sid in done:
+            continue
+        done.add(sid)
+        todo += controls_of(sid, rows, needs)
+    return [sid for sid in rows["sample_id"].astype(str) if sid in done]
+
+
+def all_controls(targets: Sequence[str], rows: pd.DataFrame) -> list[str]:
+    """Return ``targets`` and every control sample of the panel, in samplesheet order."""
+    wanted = set(targets) | {str(r["sample_id"]) for r in rows.to_dict("records") if is_control(r)}
+    return [sid for sid in rows["sample_id"].astype(str) if sid in wanted]

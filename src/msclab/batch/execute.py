@@ -1,0 +1,114 @@
+"""Run the planned tasks: in this process (serial) or on dask.distributed.
+
+Both executors run the same task functions (:mod:`msclab.batch.tasks`) and
+yield their summaries as tasks finish, so the results do not depend on where
+they ran. On Dask, the assemble task of an experiment takes the futures of the
+experiment's tasks as arguments, so the scheduler runs it once they are all
+done; every task is submitted at once and the scheduler balances them across
+workers. Workers need msclab installed and the inputs and ``OUT`` at the same
+paths (a shared file system on a multi-machine cluster).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .plan import ExperimentPlan
+from .tasks import cached_assemble, run_assay_task, run_assemble_task, run_flow_task
+
+
+def default_workers() -> int:
+    """Workers of the embedded cluster: one single-threaded worker per CPU available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_serial(plans: Sequence[ExperimentPlan]) -> Iterator[dict[str, Any]]:
+    """Run every task here, experiment after experiment; yield each summary."""
+    for plan in plans:
+        if plan.done:
+            yield cached_assemble(plan.assemble)
+            continue
+        for task in plan.flow:
+            yield run_flow_task(task)
+        for task in plan.assays:
+            yield run_assay_task(task)
+        yield run_assemble_task(plan.assemble)
+
+
+def _lost(task: Any, kind: str, exc: BaseException) -> dict[str, Any]:
+    """The summary of a task whose worker was lost (nothing cached)."""
+    reason = f"task lost: {type(exc).__name__}: {exc}"
+    if kind == "flow":
+        units = [(f"flow:{task.panel}", sid, key) for sid, key in zip(task.targets, task.keys, strict=True)]
+    elif kind == "assay":
+        units = [(f"assay:{task.assay.id}", "", task.key)]
+    else:
+        units = [("assemble", "", task.key)]
+    now = time.time()
+    return {"kind": kind, "plate": task.plate, "started": now, "finished": now, "seconds": 0.0, "worker": "",
+            "units": [{"stage": s, "sample_id": sid, "key": key, "status": "failed", "reason": reason, "qc": {},
+                       "output": None, "stored": False, "computed": True} for s, sid, key in units]}
+
+
+def run_dask(plans: Sequence[ExperimentPlan], *, workers: int | None = None, scheduler: str | None = None,
+             run_id: str = "batch") -> Iterator[dict[str, Any]]:
+    """Run every task on dask.distributed; yield each summary as it finishes.
+
+    Parameters
+    ----------
+    plans
+        The experiments' plans.
+    workers
+        Workers of an embedded :class:`~distributed.LocalCluster` (one thread
+        each); default :func:`default_workers`.
+    scheduler
+        Address of an existing Dask scheduler (``tcp://host:8786``) instead.
+    run_id
+        Prefix of the task keys (unique per run).
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    if scheduler:
+        cluster, client = None, Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        tasks: dict[Any, tuple[str, Any]] = {}
+        ready = []
+        for plan in plans:
+            if plan.done:
+                ready.append(cached_assemble(plan.assemble))
+                continue
+            deps = []
+            for i, task in enumerate(plan.flow):
+                future = client.submit(run_flow_task, task, key=f"{run_id}-flow-{plan.input.name}-{i}", pure=False)
+                tasks[future] = ("flow", task)
+                deps.append(future)
+            for i, task in enumerate(plan.assays):
+                future = client.submit(run_assay_task, task, key=f"{run_id}-assay-{plan.input.name}-{i}", pure=False)
+                tasks[future] = ("assay", task)
+                deps.append(future)
+            future = client.submit(run_assemble_task, plan.assemble, *deps, key=f"{run_id}-assemble-{plan.input.name}",
+                                   pure=False, priority=1)
+            tasks[future] = ("assemble", plan.assemble)
+        yield from ready
+        for future in as_completed(list(tasks)):
+            kind, task = tasks.pop(future)
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker fails its task's samples only
+                yield _lost(task, kind, exc)
+            future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
