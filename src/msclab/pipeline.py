@@ -22,14 +22,15 @@ from .errors import MsclabError
 from .experiment import Experiment, read_experiment
 from .provenance import Provenance
 from .readouts import build_readouts, to_long
-from .stats import estimate_effects
+from .stats import Contrast, estimate_effects
+from .stats.contrasts import select
 
 #: Files ``analyze`` writes (design contract), by key.
 OUTPUTS = {
     "report": "report.html", "readouts_h5ad": "readouts.h5ad", "readouts_csv": "readouts.csv",
     "effects": "effects.csv", "comparison": "comparison.csv", "provenance": "provenance.json",
     "populations": "populations.csv", "concentrations": "concentrations.csv", "curves": "curves.csv",
-    "failures": "failures.csv",
+    "failures": "failures.csv", "trends": "trends.csv",
 }
 
 
@@ -71,6 +72,7 @@ class AnalysisResult:
     plots: dict[str, list[Path]] = field(default_factory=dict)
     provenance: Provenance | None = None
     flow_qc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trends: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def n_failed(self) -> int:
@@ -235,14 +237,56 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     readouts.uns["experiment"] = {"name": exp.spec.name, "context": exp.spec.context}
 
     effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
+    trends = _dose_trends(readouts, exp)
     catalogue = _catalogue(exp)
     comparison = score(effects, catalogue, exp.spec.context, exp.spec.modifiers, seed=settings.seed)
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
     result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,
-                            {"gates": flow_plots, "curves": curve_plots}, prov, flow_qc)
+                            {"gates": flow_plots, "curves": curve_plots}, prov, flow_qc, trends)
     write_outputs(result, out)
     return result
+
+
+def dose_contrasts(contrasts: list[Contrast]) -> list[Contrast]:
+    """Contrasts for the dose-response trend: the experiment's contrasts that differ only by MSC ratio.
+
+    Contrasts whose treatment selectors are equal once ``msc_ratio`` is removed,
+    with the same control, pairing and matching, and that cover at least two
+    ratios, give one dose contrast (named ``dose:<names>``) selecting the
+    treated samples of every one of those ratios.
+    """
+    groups: dict[str, list[Contrast]] = {}
+    for contrast in contrasts:
+        if "msc_ratio" not in contrast.treatment:
+            continue
+        base = {k: v for k, v in contrast.treatment.items() if k != "msc_ratio"}
+        key = repr((sorted(base.items()), sorted(contrast.control.items()), contrast.pair_by, contrast.match_on))
+        groups.setdefault(key, []).append(contrast)
+    out = []
+    for members in groups.values():
+        ratios = sorted({str(c.treatment["msc_ratio"]) for c in members})
+        if len(ratios) < 2:
+            continue
+        first = members[0]
+        treatment = {k: v for k, v in first.treatment.items() if k != "msc_ratio"}
+        treatment["msc_ratio"] = ratios
+        out.append(first.model_copy(update={"name": "dose:" + "+".join(c.name for c in members),
+                                            "treatment": treatment}))
+    return out
+
+
+def _dose_trends(readouts: ad.AnnData, exp: Experiment) -> pd.DataFrame:
+    """Dose-response trend tests (:func:`msclab.stats.dose_trend`) for each dose contrast."""
+    from .stats import dose_trend
+
+    parts = []
+    for contrast in dose_contrasts(list(exp.spec.contrasts)):
+        treated = readouts.obs_names[select(readouts.obs, contrast.treatment).to_numpy()]
+        # dose_trend reads the ratio from obs, so the treated samples are named by id, not by ratio.
+        by_id = contrast.model_copy(update={"treatment": {"sample_id": list(treated)}})
+        parts.append(dose_trend(readouts, by_id))
+    return _concat(parts)
 
 
 def _catalogue(exp: Experiment):
@@ -277,6 +321,7 @@ def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
     _csv(result.curves, paths["curves"])
     _csv(result.failures, paths["failures"])
     _csv(result.flow_qc, out / "flow_qc.csv")
+    _csv(result.trends, paths["trends"])
     write_report(result, paths["report"])
     result.provenance.steps["outputs"] = {k: str(p) for k, p in paths.items()}
     result.provenance.write(paths["provenance"])

@@ -122,3 +122,16 @@ def test_the_command_line_runs_as_a_user_would(analysed, tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "cli" / "report.html").is_file()
+
+
+def test_dose_trend_follows_the_planted_dose_response(analysed):
+    _, _, result, out = analysed
+    trends = pd.read_csv(out / "trends.csv")
+    ids = result.readouts.var["catalogue_id"]
+    trends["catalogue_id"] = trends["readout"].map(ids)
+    # Planted: half of the 1:10 effect (log scale) at 1:50, so effects grow with the MSC dose.
+    th1 = trends[(trends["catalogue_id"] == "th1_frequency") & trends["readout"].str.endswith("pct_parent")]
+    prolif = trends[trends["catalogue_id"] == "t_prolif_cd4"]
+    assert len(th1) == 1 and th1["slope"].iloc[0] < 0
+    assert len(prolif) == 1 and prolif["slope"].iloc[0] > 0 and prolif["p_slope"].iloc[0] < 0.05
+    assert set(trends["contrast"]) == {"dose:msc_1to10+msc_1to50"}

@@ -44,6 +44,16 @@ def _low_event_populations(result: AnalysisResult) -> pd.DataFrame:
     return pops[pops["count"] < 100].sort_values("count")
 
 
+def _mapped_trends(result: AnalysisResult) -> pd.DataFrame:
+    """Dose trends of the readouts that map to a catalogue effect."""
+    trends = result.trends
+    if trends.empty:
+        return trends
+    ids = result.readouts.var["catalogue_id"]
+    trends = trends.assign(catalogue_id=trends["readout"].map(ids))
+    return trends[trends["catalogue_id"].fillna("") != ""]
+
+
 def _images(paths: list[Path], limit: int) -> list[dict[str, str]]:
     return [{"name": p.stem, "uri": _data_uri(p.read_bytes())} for p in paths[:limit] if p.is_file()]
 
@@ -79,6 +89,8 @@ def render_report(result: AnalysisResult) -> str:
                                               "ci_high", "verdict", "evidence", "modifiers", "reason", "references"]),
         "effects_table": _table(result.effects, ["readout", "contrast", "estimate", "ci_low", "ci_high", "p_value",
                                                  "q_value", "n_donors", "unit", "scale"]),
+        "trends_table": _table(_mapped_trends(result), ["readout", "catalogue_id", "contrast", "levels", "n_donors",
+                                                        "slope", "slope_ci_low", "slope_ci_high", "p_slope", "q_slope"]),
         "failed_table": _table(failed),
         "failures_table": _table(result.failures),
         "low_events_table": _table(_low_event_populations(result)),
