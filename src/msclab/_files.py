@@ -52,16 +52,7 @@ def atomic_write(path: str | PathLike[str], mode: str = "w", **kwargs) -> Iterat
         Passed to :func:`open` (e.g. ``encoding``, ``newline``).
     """
     target = Path(path)
-    directory = target.parent
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-    except OSError as exc:
-        raise MsclabError(
-            f"cannot write here ({exc.strerror})",
-            file=target,
-            hint="Choose an output folder you can write to, with free space.",
-        ) from exc
+    fd, tmp_name = _temporary(target)
     os.chmod(tmp_name, _DEFAULT_MODE)
     if "b" not in mode:
         kwargs.setdefault("encoding", "utf-8")
@@ -75,11 +66,7 @@ def atomic_write(path: str | PathLike[str], mode: str = "w", **kwargs) -> Iterat
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(exc, OSError):
-            raise MsclabError(
-                f"writing failed ({exc.strerror})",
-                file=target,
-                hint="Check the free space and permissions of the output folder.",
-            ) from exc
+            raise _write_error(target, exc) from exc
         raise
 
 
@@ -91,12 +78,35 @@ def atomic_path(path: str | PathLike[str]) -> Iterator[Path]:
     matplotlib).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part{target.suffix}")
+    fd, tmp_name = _temporary(target)
+    os.close(fd)
+    tmp = Path(tmp_name).with_suffix(f".part{target.suffix}")  # writers pick the format by suffix
+    os.replace(tmp_name, tmp)
     try:
         yield tmp
+        os.chmod(tmp, _DEFAULT_MODE)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise _write_error(target, exc) from exc
         raise
+
+
+def _temporary(target: Path) -> tuple[int, str]:
+    """Create a uniquely named empty file beside ``target`` (its folder created); clear error if impossible."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise MsclabError(
+            f"cannot write here ({exc.strerror})",
+            file=target,
+            hint="Choose an output folder you can write to, with free space.",
+        ) from exc
+
+
+def _write_error(target: Path, exc: OSError) -> MsclabError:
+    return MsclabError(f"writing failed ({exc.strerror})", file=target,
+                       hint="Check the free space and permissions of the output folder.")

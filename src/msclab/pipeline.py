@@ -8,6 +8,7 @@ reason (``obs['status']``, ``failures.csv``, the report); it never disappears.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -192,7 +193,7 @@ def _mark_failures(readouts: ad.AnnData, failures: pd.DataFrame) -> None:
 
 
 def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings: Settings | None = None,
-            ) -> AnalysisResult:
+            *, allow: Iterable[str | PathLike[str]] = ()) -> AnalysisResult:
     """Run the whole pipeline on one experiment and write every output.
 
     Parameters
@@ -203,6 +204,8 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
         Output folder (created); see :data:`OUTPUTS` for what is written.
     settings
         Analysis parameters.
+    allow
+        Further folders the experiment may read from (by default only its own folder).
 
     Returns
     -------
@@ -210,7 +213,7 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     """
     settings = settings or Settings()
     out = Path(out)
-    exp = read_experiment(experiment)
+    exp = read_experiment(experiment, allow=allow)
     prov = Provenance("analyze", parameters={"experiment": str(exp.path), "out": str(out), **vars(settings)})
     prov.add_input(exp.path, "manifest")
     prov.add_input(exp.root / exp.spec.samplesheet, "samplesheet")
@@ -305,7 +308,11 @@ def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
     """Write the tables, the AnnData, the report and provenance atomically."""
     from .report import write_report
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MsclabError(f"cannot create the output folder ({exc.strerror})", file=out,
+                          hint="Choose an output folder you can write to.") from exc
     paths = {key: out / name for key, name in OUTPUTS.items()}
     readouts = result.readouts
     with atomic_path(paths["readouts_h5ad"]) as tmp:

@@ -151,3 +151,17 @@ def test_init_refuses_to_overwrite(small_study):
     result = runner.invoke(app, ["init", str(folder)])
     assert result.exit_code == 2
     assert "already exists" in result.output
+
+
+def test_init_elsewhere_needs_allow_to_validate(small_study, tmp_path):
+    folder, _ = small_study
+    out = tmp_path / "drafts"
+    result = runner.invoke(app, ["init", str(folder), "-o", str(out)])
+    assert result.exit_code == 0
+    assert "--allow" in " ".join(result.output.split())
+    outside = validate_experiment(out / "experiment.yaml")
+    assert any("inside the folder of experiment.yaml" in str(p) for p in outside)
+    allowed = [str(p) for p in validate_experiment(out / "experiment.yaml", allow=[folder])]
+    assert not any("inside the folder" in p for p in allowed)
+    result = runner.invoke(app, ["validate", str(out / "experiment.yaml"), "--allow", str(folder)])
+    assert "inside the folder" not in " ".join(result.output.split())

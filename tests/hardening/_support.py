@@ -11,11 +11,13 @@ the property tests stay green while those are open and the xfail turns red
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import resource
 import struct
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,8 @@ from msclab.errors import MsclabError
 
 #: Seconds any reader may take on a small (< 1 MB) hostile file.
 READ_SECONDS = 5.0
+#: Address space a reader may add while reading a small hostile file (beyond that: MemoryError, a finding).
+READ_MEMORY = 1 << 30
 
 #: Small real FCS files (< 400 kB) with one data set each, relative to ../shared/data.
 SHARED_FCS_SEEDS = (
@@ -114,6 +118,8 @@ class Finding:
 KNOWN_FINDINGS = (
     Finding("FCS-1", "ValueError", "msclab/io/fcs/", "a keyword value made of non-ASCII digits ('¹', '³' in "
             "Latin-1 TEXT) passes str.isdigit() but int() refuses it", "invalid literal for int()"),
+    Finding("FCS-2", "MemoryError", "msclab/io/fcs/_channels.py", "a huge $PAR makes parse_channels build a list "
+            "over every channel number before checking the TEXT"),
     Finding("FCS-3", "TypeError", "msclab/io/fcs/_layout.py", "a HEADER with a DATA start offset but a blank DATA "
             "end offset: _pick_offsets subtracts from None"),
     Finding("GML-1", "ValueError", "msclab/flow/compensation.py", "a spectrumMatrix with rows of different "
@@ -135,9 +141,34 @@ def known_finding(exc: BaseException) -> Finding | None:
     return None
 
 
+@contextlib.contextmanager
+def memory_cap(extra: int = READ_MEMORY) -> Iterator[None]:
+    """Limit this process's address space to its current size plus ``extra`` bytes, then restore it.
+
+    A reader that tries to allocate what a hostile header declares gets a
+    MemoryError instead of the machine's OOM killer ending the test run.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration):  # not Linux: no cap
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + extra if hard == resource.RLIM_INFINITY else min(size + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def check_outcome(call: Callable[[], object], path: Path, *, seconds: float = READ_SECONDS,
                   tolerate_known: bool = True) -> str:
     """Run a reader and hold it to the contract: a result, or an MsclabError naming ``path``, in time.
+
+    The call runs under :func:`memory_cap`, so a huge allocation is a
+    MemoryError (a contract violation) rather than an exhausted machine.
 
     Returns
     -------
@@ -152,7 +183,8 @@ def check_outcome(call: Callable[[], object], path: Path, *, seconds: float = RE
     """
     started = time.monotonic()
     try:
-        call()
+        with memory_cap():
+            call()
         outcome = "read"
     except MsclabError as exc:
         text = str(exc)

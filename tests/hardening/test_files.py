@@ -171,9 +171,7 @@ def test_a_full_disk_in_a_command_gives_exit_2(study, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("command", [
-    "init", "gate", "assay_fit",
-    pytest.param("gate_events", marks=pytest.mark.xfail(strict=True, reason="finding FILES-1 seen from the CLI: "
-                                                        "'gate --events' writes through atomic_path -> exit 3")),
+    "init", "gate", "assay_fit", "gate_events",
 ])
 def test_an_output_folder_under_a_regular_file_gives_exit_2(study, tmp_path, command):
     blocker = tmp_path / "out"
@@ -192,16 +190,12 @@ def test_an_output_under_proc_gives_a_clear_error(tmp_path):
         h.write("x")
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="finding FILES-1: _files.atomic_path does not turn OSError "
-                   "(mkdir under a file, ENOSPC at os.replace) into an MsclabError, unlike atomic_write")
 def test_atomic_path_under_a_regular_file_gives_a_clear_error(tmp_path):
     (tmp_path / "out").write_text("a file")
     with pytest.raises(MsclabError), _files.atomic_path(tmp_path / "out" / "readouts.h5ad") as tmp:
         tmp.write_bytes(b"x")
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason="finding FILES-2: pipeline.write_outputs calls out.mkdir() "
-                   "unguarded, so 'analyze -o' under a regular file ends as 'internal error' (exit 3), not exit 2")
 def test_analyze_outputs_under_a_regular_file_give_a_clear_error(tmp_path):
     from msclab.pipeline import write_outputs
 

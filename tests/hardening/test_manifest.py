@@ -206,11 +206,15 @@ def _set(tree: dict, dotted: str, value: object) -> None:
     node: object = tree
     *parents, last = dotted.split(".")
     for key in parents:
-        node = node[int(key)] if isinstance(node, list) else node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, list):
+            node = node[int(key) % len(node)] if key.isdigit() and node else None
+        else:
+            node = node.get(key) if isinstance(node, dict) else None
         if node is None:
             return
     if isinstance(node, list):
-        node[int(last) % len(node)] = value if node else None
+        if last.isdigit() and node:
+            node[int(last) % len(node)] = value
     elif isinstance(node, dict):
         node[last] = value
 

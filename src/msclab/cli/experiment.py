@@ -11,8 +11,13 @@ from ..errors import MsclabError
 from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err
 
 
+ALLOW_HELP = ("A further folder the experiment may read files from (repeatable). By default every path in "
+              "experiment.yaml and the samplesheet must stay inside the folder of experiment.yaml.")
+
+
 def validate(
     experiment: Path = typer.Argument(..., help="The experiment.yaml to check."),
+    allow: list[Path] = typer.Option([], "--allow", help=ALLOW_HELP),
 ) -> None:
     """Check an experiment without computing anything.
 
@@ -24,7 +29,7 @@ def validate(
     """
     from ..experiment import validate_experiment
 
-    problems = validate_experiment(experiment)
+    problems = validate_experiment(experiment, allow=allow)
     if problems:
         console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
         for problem in problems:
@@ -72,6 +77,9 @@ def init(
     n_todo = int((sheet == "TODO").sum().sum())
     console.print(f"Drafted {targets[0]} and {targets[1]}: {len(sheet)} files, {len(manifest['panels'])} panel(s), "
                   f"{len(manifest['assays'])} assay export(s); {n_todo} TODO cells to fill in.")
+    if not folder.resolve().is_relative_to(out.resolve()):
+        console.print(f"The drafts name files outside {out}: check and analyse them with --allow {folder} "
+                      "(msclab reads only inside the experiment's folder unless told otherwise).", highlight=False)
 
 
 def analyze(
@@ -82,6 +90,7 @@ def analyze(
     n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random step (results are reproducible)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw gate and standard-curve plots."),
+    allow: list[Path] = typer.Option([], "--allow", help=ALLOW_HELP),
 ) -> None:
     """Run the whole pipeline: gate, quantify, fit curves, estimate effects, compare with the review.
 
@@ -95,7 +104,7 @@ def analyze(
     from ..pipeline import analyze as run
 
     settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots)
-    result = run(experiment, out, settings)
+    result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
     console.print(f"Report: {out / 'report.html'}")
     if result.n_failed:

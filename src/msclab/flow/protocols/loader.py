@@ -84,6 +84,14 @@ def _read(ref: str, base: Path | None) -> tuple[str, str]:
     path = Path(ref)
     if not path.is_absolute() and base is not None:
         path = base / path
+    if base is not None and not path.resolve().is_relative_to(Path(base).resolve()):
+        raise MsclabError("the protocol file is outside the experiment's folder", file=path,
+                          hint="Copy the protocol (and what it includes) into the experiment's folder "
+                               "(docs/guarantees.md: paths stay inside the folders you name).")
     if not path.is_file():
         raise MsclabError("the protocol file does not exist", file=path, hint="Check the panel's protocol path.")
-    return path.read_text(encoding="utf-8"), str(path)
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except UnicodeDecodeError as exc:
+        raise MsclabError("is not UTF-8 text", file=path, where=f"byte {exc.start}",
+                          hint="Save the protocol as UTF-8.") from None
