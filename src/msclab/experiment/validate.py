@@ -279,7 +279,7 @@ def _escape(value: object, base: Path, roots: tuple[Path, ...], file: Path, wher
     return MsclabError(
         f"{kind} {str(value)!r} leads outside the experiment folder {roots[0]}", file=file, where=where,
         hint="Paths must stay inside the folder of experiment.yaml; copy the file there, or allow its folder "
-             "explicitly (Python: allow=[folder]).")
+             "explicitly (command line: --allow FOLDER; Python: allow=[folder]).")
 
 
 def check_manifest_paths(spec: ExperimentSpec, path: Path, roots: tuple[Path, ...]) -> Problems:
