@@ -2,24 +2,30 @@
 
 Run: ``python benchmarks/bench_curves.py [--plates 40 --analytes 10 --seed 0]``.
 
-Three timings in the same run on the same simulated plates (duplicate 8-level
+Timings in the same run on the same simulated plates (duplicate 8-level
 standards, 2 blanks, 30 duplicate unknowns per plate x analyte; see
 ``tests/assay/_sim.py``):
 
-- ``msclab``: :func:`msclab.assay.quantify.quantify` -- 5PL, 1/y^2, multi-start
-  bounded fits, outlier masking, ICH M10 QC, delta-method CIs, flags;
-- ``msclab fit only``: :func:`msclab.assay.curves.fit_curve` on the standards;
+- ``msclab quantify``: :func:`msclab.assay.quantify.quantify` -- 5PL, 1/y^2,
+  multi-start bounded fits, outlier masking, ICH M10 QC, delta-method CIs,
+  flags -- in one process (``n_jobs=1``) and in ``--processes`` worker
+  processes (default 2);
+- ``msclab fit_curve``: :func:`msclab.assay.curves.fit_curve` on the standards
+  (one fit per curve, no masking refits), one process;
 - ``baseline``: one unweighted 4PL :func:`scipy.optimize.curve_fit` per curve
   plus the closed-form inverse for the unknowns (no QC, no CIs, no flags).
 
-Prints seconds, the ratio to the baseline, and the median relative error of
-in-range unknowns for msclab and the baseline. Not a timed test.
+Prints seconds, the ratio to the baseline, whether the parallel run's results
+equal the serial run's, the machine's load average (the timings are wall
+clock, so other work on the machine inflates them), and the median relative
+error of in-range unknowns for msclab and the baseline. Not a timed test.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import time
 import warnings
 from pathlib import Path
@@ -69,6 +75,7 @@ def main() -> None:
     parser.add_argument("--plates", type=int, default=40)
     parser.add_argument("--analytes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--processes", type=int, default=2, help="worker processes of the parallel run")
     args = parser.parse_args()
     sim = _simulator()
     rng = np.random.default_rng(args.seed)
@@ -78,9 +85,18 @@ def main() -> None:
     )
     n_curves = args.plates * args.analytes
 
+    load_before = os.getloadavg()[0]
+    unknowns = table.drop(columns="true_concentration")
     t0 = time.perf_counter()
-    result = quantify(table.drop(columns="true_concentration"))
-    t_msclab = time.perf_counter() - t0
+    result = quantify(unknowns, n_jobs=1)
+    t_serial = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    parallel = quantify(unknowns, n_jobs=args.processes)
+    t_parallel = time.perf_counter() - t0
+    identical = all(
+        getattr(result, name).equals(getattr(parallel, name)) for name in ("wells", "curves", "masks")
+    )
 
     std = table[table["sample_type"] == "standard"]
     t0 = time.perf_counter()
@@ -91,15 +107,24 @@ def main() -> None:
     t0 = time.perf_counter()
     base = baseline(table)
     t_base = time.perf_counter() - t0
+    load_after = os.getloadavg()[0]
 
     wells = result.wells.assign(truth=table["true_concentration"].to_numpy(), base=base.to_numpy())
     inside = wells[(wells["sample_type"] == "unknown") & wells["flag"].isin(["ok", "high_cv"])]
     err_msclab = np.median(np.abs(inside["concentration"] / inside["truth"] - 1))
     err_base = np.nanmedian(np.abs(inside["base"] / inside["truth"] - 1))
-    print(f"{n_curves} curves ({args.plates} plates x {args.analytes} analytes), {len(table)} wells")
-    print(f"msclab quantify      {t_msclab:8.2f} s  ({1000 * t_msclab / n_curves:.1f} ms/curve)  ratio {t_msclab / t_base:.1f}x")
-    print(f"msclab fit_curve     {t_fit:8.2f} s  ({1000 * t_fit / n_curves:.1f} ms/curve)  ratio {t_fit / t_base:.1f}x")
-    print(f"baseline curve_fit   {t_base:8.2f} s  ({1000 * t_base / n_curves:.1f} ms/curve)")
+
+    def line(name: str, seconds: float, ratio: bool = True) -> str:
+        text = f"{name:<30} {seconds:8.2f} s  ({1000 * seconds / n_curves:.1f} ms/curve)"
+        return text + (f"  ratio {seconds / t_base:.1f}x" if ratio else "")
+
+    print(f"{n_curves} curves ({args.plates} plates x {args.analytes} analytes), {len(table)} wells; "
+          f"{os.cpu_count()} cores, load average {load_before:.2f} before, {load_after:.2f} after")
+    print(line("msclab quantify, 1 process", t_serial))
+    print(line(f"msclab quantify, {args.processes} processes", t_parallel))
+    print(line("msclab fit_curve, 1 process", t_fit))
+    print(line("baseline curve_fit", t_base, ratio=False))
+    print(f"parallel results identical to serial: {'yes' if identical else 'NO'}")
     print(f"accepted curves {int(result.curves['accepted'].sum())}/{n_curves}; "
           f"median |rel err| of in-range unknowns: msclab {err_msclab:.3f}, baseline {err_base:.3f}")
 

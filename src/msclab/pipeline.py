@@ -137,7 +137,8 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
         path = exp.root / assay.file
         layout = exp.root / assay.layout if assay.layout else None
         try:
-            export = read_assay(path, assay.format, layout=layout, analyte=assay.analyte)
+            export = read_assay(path, assay.format, layout=layout, analyte=assay.analyte,
+                                beads=exp.root / assay.beads if assay.beads else None)
         except MsclabError as exc:
             failures.append({"sample_id": "", "stage": f"assay:{assay.id}", "reason": str(exc)})
             continue

@@ -63,8 +63,12 @@ class Provenance:
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
 
     def add_input(self, path: str | PathLike[str], role: str = "input") -> None:
-        """Record an input file with its hash, once."""
+        """Record an input file with its hash, once; a folder records every file in it."""
         p = Path(path)
+        if p.is_dir():
+            for child in sorted(c for c in p.rglob("*") if c.is_file()):
+                self.add_input(child, role)
+            return
         key = str(p)
         if any(entry["path"] == key for entry in self.inputs):
             return

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from msclab.assay import quantify as quantify_module
+from msclab.assay.qc import STANDARD_COLUMNS, assess, calibrate, quantification_range
 from msclab.assay.quantify import quantify
 from msclab.readouts import FLAG_LEVELS, build_readouts
 
@@ -145,3 +147,40 @@ def test_dataset_and_readouts(rising):
     adata = build_readouts(samples, records)
     assert adata.shape == (len(samples), 1)
     assert set(records["flag"]) <= set(FLAG_LEVELS)
+
+
+def test_qc_functions_on_tables_agree_with_calibrate(sim):
+    rng = np.random.default_rng(4)
+    table = sim.simulate_plate(rng, cv=0.08)
+    cal = calibrate(table[table["sample_type"] == "standard"])
+    again = assess(cal.fit, cal.standards[[*STANDARD_COLUMNS, "masked"]])
+    pd.testing.assert_frame_equal(again.standards, cal.standards)
+    assert (again.lloq, again.uloq, again.accepted, again.fraction_passing, again.standard_range) == (
+        cal.lloq, cal.uloq, cal.accepted, cal.fraction_passing, cal.standard_range)
+    i, j = quantification_range(cal.standards)
+    levels = np.unique(cal.standards["expected_concentration"])
+    assert (levels[i], levels[j]) == (cal.lloq, cal.uloq)
+
+
+def test_worker_processes_give_the_serial_results_in_order(sim):
+    if quantify_module._fork_context() is None:
+        pytest.skip("worker processes are only forked on Linux from a single-threaded process")
+    rng = np.random.default_rng(9)
+    table = pd.concat([sim.simulate_plate(rng, plate=f"P{p}", analyte=f"A{a}", cv=0.1)
+                       for p in range(4) for a in range(4)], ignore_index=True)
+    assert quantify_module._n_processes(2, 16) == 2
+    serial, parallel = quantify(table, "4pl", n_jobs=1), quantify(table, "4pl", n_jobs=2)
+    for name in ("wells", "curves", "masks"):
+        pd.testing.assert_frame_equal(getattr(parallel, name), getattr(serial, name), check_exact=True)
+    assert len(serial.masks) and list(parallel.calibrations) == list(serial.calibrations)
+    for key, cal in serial.calibrations.items():
+        assert np.array_equal(parallel.calibrations[key].fit.params, cal.fit.params)
+        assert np.array_equal(parallel.calibrations[key].fit.covariance, cal.fit.covariance)
+
+
+def test_process_count_follows_the_number_of_curves():
+    assert quantify_module._n_processes(None, quantify_module.MIN_CURVES_PER_PROCESS - 1) == 1
+    assert quantify_module._n_processes(8, 3 * quantify_module.MIN_CURVES_PER_PROCESS) == 3
+    assert quantify_module._n_processes(1, 1000) == 1
+    with pytest.raises(ValueError, match="n_jobs"):
+        quantify_module._n_processes(0, 1000)

@@ -101,7 +101,10 @@ def test_local_file_overrides_and_extends(tmp_path, catalogue) -> None:
         ({"effects": [{"id": "il10", "refs": ["Nobody1999"]}]}, "not valid"),
         ({"effects": [{"id": "il10", "expected": "sideways"}]}, "not valid"),
         ({"effects": [{"label": "no id"}]}, "needs an 'id'"),
+        ({"effects": [{"id": ["il10"]}]}, "needs an 'id'"),
+        ({"scoring": [1]}, "'scoring' must be a mapping"),
         ("- just a list", "mapping"),
+        ("scoring: {weight: " + "9" * 5000 + "}", "not valid YAML"),
     ],
 )
 def test_bad_local_files_are_refused(tmp_path, content, message) -> None:
@@ -110,6 +113,17 @@ def test_bad_local_files_are_refused(tmp_path, content, message) -> None:
     with pytest.raises(MsclabError, match=message) as info:
         load_catalogue(local)
     assert info.value.file == local
+
+
+def test_unreadable_local_files_are_refused(tmp_path) -> None:
+    local = tmp_path / "latin1.yaml"
+    local.write_bytes("effects:\n  - id: il10\n    label: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(MsclabError, match=r"latin1.yaml, line 3, byte 36: not UTF-8 text .*Save the catalogue "
+                                          r"file as UTF-8"):
+        load_catalogue(local)
+    with pytest.raises(MsclabError, match="cannot read the catalogue file") as info:
+        load_catalogue(tmp_path)
+    assert info.value.file == tmp_path
 
 
 def test_unknown_id_suggests_close_ones(catalogue) -> None:

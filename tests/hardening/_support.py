@@ -116,18 +116,8 @@ class Finding:
 
 
 KNOWN_FINDINGS = (
-    Finding("FCS-1", "ValueError", "msclab/io/fcs/", "a keyword value made of non-ASCII digits ('¹', '³' in "
-            "Latin-1 TEXT) passes str.isdigit() but int() refuses it", "invalid literal for int()"),
-    Finding("FCS-2", "MemoryError", "msclab/io/fcs/_channels.py", "a huge $PAR makes parse_channels build a list "
-            "over every channel number before checking the TEXT"),
-    Finding("FCS-3", "TypeError", "msclab/io/fcs/_layout.py", "a HEADER with a DATA start offset but a blank DATA "
-            "end offset: _pick_offsets subtracts from None"),
-    Finding("GML-1", "ValueError", "msclab/flow/compensation.py", "a spectrumMatrix with rows of different "
-            "lengths raises numpy's ValueError from Spillover"),
-    Finding("GML-2", "ValueError", "msclab/flow/gating/gates.py", "a QuadrantGate divider without values "
-            "raises ValueError from GateTree.validate()"),
-    Finding("XML-1", "LookupError", "msclab/flow/gating/", "an XML declaration with an unknown encoding "
-            "(encoding=\"UTF-99\") raises LookupError"),
+    Finding("GML-3", "RecursionError", "msclab/flow/gating/tree.py", "GateTree.order() visits parents "
+            "recursively: a parent chain of more than ~1,000 gates, children listed first, overflows the stack"),
 )
 
 

@@ -121,6 +121,8 @@ def apply_text(text: str, mutation: tuple) -> str:
     op, where, payload = mutation
     lines = text.splitlines(keepends=True)
     line = int(where * len(lines))
+    if not lines and op in ("delete_line", "duplicate_line", "swap_lines"):
+        return text  # an empty document has no line to move; earlier mutations emptied it
     if op == "truncate":
         return text[:int(where * len(text))]
     if op == "delete_line":
@@ -175,11 +177,10 @@ def test_workspace_mutations_read_or_refuse(shared_data, tmp_path_factory, seed,
     hs.check_outcome(lambda: flowjo_counts(target), target)
 
 
-# -- routed findings ----------------------------------------------------------------------------------------
+# -- fixed findings -----------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="finding GML-1: gatingml._Reader.matrix passes ragged "
-                   "spectrum rows to Spillover, whose numpy ValueError is not turned into an MsclabError")
 def test_ragged_spectrum_matrix_is_refused(tmp_path):
+    """Finding GML-1: spectrum rows of different lengths gave numpy's ValueError."""
     target = tmp_path / "ragged.xml"
     target.write_text(
         GML_HEAD.replace(">", ' xmlns:transforms="http://www.isac-net.org/std/Gating-ML/v2.0/transformations">', 1)
@@ -191,30 +192,61 @@ def test_ragged_spectrum_matrix_is_refused(tmp_path):
         + '<transforms:coefficient transforms:value="0.1"/></transforms:spectrum>'
         + '<transforms:spectrum><transforms:coefficient transforms:value="1"/></transforms:spectrum>'
         + "</transforms:spectrumMatrix>" + RECT.format(id="R1", max="2") + "</gating:Gating-ML>")
-    with pytest.raises(MsclabError, match="ragged.xml"):
+    with pytest.raises(MsclabError, match=r"ragged.xml, spectrumMatrix 'M': spectrum 2 has 1 coefficients but "
+                                          r"the matrix names 2 detectors"):
         read_gatingml(target)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="finding GML-2: a QuadrantGate divider without "
-                   "gating:value elements fails in GateTree.validate() with ValueError")
-def test_quadrant_divider_without_values_is_refused(tmp_path):
+_QUADRANT_DIVIDER = '<gating:divider gating:id="D1"><data-type:fcs-dimension data-type:name="FL1-H"/>{values}' \
+                    '</gating:divider>'
+
+
+@pytest.mark.parametrize("values, position, message", [
+    ("", '<gating:position gating:divider_ref="D1" gating:location="5"/>', "divider 'D1' has no gating:value"),
+    ("<gating:value>3</gating:value>", "", "quadrant 'Q1' has no gating:position"),
+], ids=["divider_without_values", "quadrant_without_positions"])
+def test_quadrant_without_values_or_positions_is_refused(tmp_path, values, position, message):
+    """Finding GML-2: a divider without values (or a quadrant without positions) gave ValueError from validate()."""
     target = tmp_path / "quad.xml"
     target.write_text(
-        GML_HEAD + '<gating:QuadrantGate gating:id="Q"><gating:divider gating:id="D1">'
-        '<data-type:fcs-dimension data-type:name="FL1-H"/></gating:divider>'
-        '<gating:Quadrant gating:id="Q1"><gating:position gating:divider_ref="D1" gating:location="5"/>'
-        "</gating:Quadrant></gating:QuadrantGate></gating:Gating-ML>")
-    with pytest.raises(MsclabError, match="quad.xml"):
+        GML_HEAD + '<gating:QuadrantGate gating:id="Q">' + _QUADRANT_DIVIDER.format(values=values)
+        + f'<gating:Quadrant gating:id="Q1">{position}</gating:Quadrant></gating:QuadrantGate></gating:Gating-ML>')
+    with pytest.raises(MsclabError, match=rf"quad.xml, gate 'Q': {message}"):
         read_gatingml(target)
 
 
 @pytest.mark.parametrize("kind", ["gatingml", "workspace"])
-@pytest.mark.xfail(strict=True, raises=LookupError, reason="finding XML-1: an XML declaration naming an unknown "
-                   "encoding raises LookupError (gatingml.read_gatingml, workspace._parse_safely catch only "
-                   "ParseError, DefusedXmlException, ValueError, OSError)")
 def test_unknown_xml_encoding_is_refused(tmp_path, kind):
+    """Finding XML-1: an XML declaration naming an unknown encoding gave LookupError."""
     target = tmp_path / "enc.xml"
     body = _gatingml("") if kind == "gatingml" else _workspace("")
     target.write_text(body.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-99"?>'))
-    with pytest.raises(MsclabError, match="enc.xml"):
-        (read_gatingml if kind == "gatingml" else read_workspace)(target)
+    readers = [read_gatingml] if kind == "gatingml" else [read_workspace, flowjo_counts]
+    for reader in readers:
+        with pytest.raises(MsclabError, match=r"enc.xml, the XML declaration: not readable as .*UTF-99"):
+            reader(target)
+
+
+@pytest.mark.parametrize("count", ["abc", "1e3", "9" * 5000, "\u00b9"])
+def test_flowjo_count_that_is_not_a_whole_number_is_refused(tmp_path, count):
+    target = tmp_path / "counts.wsp"
+    target.write_text(_workspace("").replace('count="10"', f'count="{count}"'))
+    with pytest.raises(MsclabError, match=r"counts.wsp, sample 's1.fcs', population '/': count=.* is not a whole "
+                                          r"number"):
+        flowjo_counts(target)
+
+
+# -- routed findings ----------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=RecursionError, reason="finding GML-3: GateTree.order() (tree.py) visits "
+                   "parents recursively: a chain of ~1,000+ gates listed child first raises RecursionError")
+def test_deep_parent_chain_is_read_or_refused(tmp_path):
+    gates = "".join(
+        RECT.format(id=f"R{i}", max="2").replace(">", f' gating:parent_id="R{i - 1}">' if i else ">", 1)
+        for i in reversed(range(1500)))
+    target = tmp_path / "deep.xml"
+    target.write_text(f'<?xml version="1.0"?>\n{GML_HEAD}{gates}</gating:Gating-ML>')
+    try:
+        assert len(read_gatingml(target)) == 1500
+    except MsclabError as exc:
+        assert "deep.xml" in str(exc)

@@ -98,6 +98,25 @@ class Calibration:
     standard_range: tuple[float, float] = (float("nan"), float("nan"))
 
 
+def _recovery_arrays(
+    fit: CurveFit, nominal: np.ndarray, signal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Back-calculated concentration, recovery (%) and ``within_limit`` of standard wells.
+
+    ``within_limit`` uses ±20 %, or ±25 % for the lowest and highest level of
+    the series (ICH M10 (2022) section 4.2.3); masked wells count in the series.
+    """
+    back = fit.inverse(signal) if fit.ok else np.full(nominal.shape, np.nan)
+    recovery = 100.0 * back / nominal
+    known = nominal[~np.isnan(nominal)]
+    if known.size:
+        is_end = (nominal == known.min()) | (nominal == known.max())
+    else:
+        is_end = np.zeros(nominal.shape, dtype=bool)
+    limit = np.where(is_end, ACCURACY_LIMIT_ENDS, ACCURACY_LIMIT)
+    return back, recovery, np.abs(recovery - 100.0) <= limit
+
+
 def standard_recovery(fit: CurveFit, standards: pd.DataFrame) -> pd.DataFrame:
     """Back-calculate every standard well and its recovery (% of nominal).
 
@@ -105,31 +124,74 @@ def standard_recovery(fit: CurveFit, standards: pd.DataFrame) -> pd.DataFrame:
     the series (ICH M10 (2022) section 4.2.3).
     """
     out = standards.copy()
-    back = fit.inverse(out["signal"].to_numpy(dtype=float)) if fit.ok else np.full(len(out), np.nan)
+    back, recovery, within = _recovery_arrays(
+        fit, out["expected_concentration"].to_numpy(dtype=float), out["signal"].to_numpy(dtype=float)
+    )
     out["back_calculated"] = back
-    out["recovery_pct"] = 100.0 * back / out["expected_concentration"].to_numpy(dtype=float)
-    nominal = out["expected_concentration"]
-    is_end = nominal.isin([nominal.min(), nominal.max()])
-    limit = np.where(is_end, ACCURACY_LIMIT_ENDS, ACCURACY_LIMIT)
-    out["within_limit"] = (np.abs(out["recovery_pct"] - 100.0) <= limit).to_numpy()
+    out["recovery_pct"] = recovery
+    out["within_limit"] = within
     return out
 
 
-def _level_table(recovery: pd.DataFrame) -> pd.DataFrame:
-    """Per level: nominal, wells, passing at ±20 %, passing at ±25 %."""
-    rows = []
-    for nominal, grp in recovery.groupby("expected_concentration", sort=True):
-        used = grp[~grp["masked"]]
-        dev = np.abs(used["recovery_pct"] - 100.0)
-        rows.append({
-            "nominal": float(nominal),
-            "n_wells": len(grp),
-            "n_used": len(used),
-            "dev": dev.to_numpy(),
-            "pass_inner": len(used) > 0 and (dev <= ACCURACY_LIMIT).sum() * 2 >= len(used),
-            "pass_end": len(used) > 0 and (dev <= ACCURACY_LIMIT_ENDS).sum() * 2 >= len(used),
-        })
-    return pd.DataFrame(rows)
+@dataclass
+class _Levels:
+    """Standard levels (sorted nominal concentrations) and their well counts.
+
+    Attributes
+    ----------
+    nominal
+        The levels.
+    n_wells
+        Wells per level, masked ones included.
+    n_used
+        Unmasked wells per level.
+    n_inner, n_end
+        Unmasked wells per level back-calculated within ±20 % / ±25 %.
+    """
+
+    nominal: np.ndarray
+    n_wells: np.ndarray
+    n_used: np.ndarray
+    n_inner: np.ndarray
+    n_end: np.ndarray
+
+    @classmethod
+    def count(cls, nominal: np.ndarray, masked: np.ndarray, recovery_pct: np.ndarray) -> _Levels:
+        """Count the wells of every level (wells without a nominal concentration are left out)."""
+        known = ~np.isnan(nominal)
+        levels, level_of = np.unique(nominal[known], return_inverse=True)
+        used = ~masked[known]
+        deviation = np.abs(recovery_pct[known] - 100.0)
+
+        def per_level(wells: np.ndarray) -> np.ndarray:
+            return np.bincount(level_of[wells], minlength=levels.size)
+
+        return cls(
+            nominal=levels,
+            n_wells=np.bincount(level_of, minlength=levels.size),
+            n_used=per_level(used),
+            n_inner=per_level(used & (deviation <= ACCURACY_LIMIT)),
+            n_end=per_level(used & (deviation <= ACCURACY_LIMIT_ENDS)),
+        )
+
+    def quantification_range(self) -> tuple[int, int] | None:
+        """Indices of LLOQ and ULOQ (see :func:`quantification_range`), or None."""
+        # A level meets a limit when at least half of its unmasked wells do.
+        pass_inner = ((self.n_used > 0) & (2 * self.n_inner >= self.n_used)).tolist()
+        pass_end = ((self.n_used > 0) & (2 * self.n_end >= self.n_used)).tolist()
+        best = None
+        n = len(pass_end)
+        for i in range(n):
+            if not pass_end[i]:
+                continue
+            for j in range(n - 1, i - 1, -1):
+                if not pass_end[j]:
+                    continue
+                if all(pass_inner[i + 1 : j]):
+                    if best is None or j - i > best[1] - best[0]:
+                        best = (i, j)
+                    break
+        return best
 
 
 def quantification_range(recovery: pd.DataFrame) -> tuple[int, int] | None:
@@ -137,47 +199,38 @@ def quantification_range(recovery: pd.DataFrame) -> tuple[int, int] | None:
 
     The longest contiguous run of levels whose interior levels meet ±20 % and
     whose two end levels meet ±25 % (ICH M10 (2022) section 4.2.3); ties go to
-    the lower concentrations.
+    the lower concentrations. ``recovery`` is a :func:`standard_recovery`
+    table with a boolean ``masked`` column.
     """
-    levels = _level_table(recovery)
-    best = None
-    n = len(levels)
-    for i in range(n):
-        if not levels.at[i, "pass_end"]:
-            continue
-        for j in range(n - 1, i - 1, -1):
-            if not levels.at[j, "pass_end"]:
-                continue
-            if all(levels.at[k, "pass_inner"] for k in range(i + 1, j)):
-                if best is None or j - i > best[1] - best[0]:
-                    best = (i, j)
-                break
-    return best
+    levels = _Levels.count(
+        recovery["expected_concentration"].to_numpy(dtype=float),
+        recovery["masked"].to_numpy(dtype=bool),
+        recovery["recovery_pct"].to_numpy(dtype=float),
+    )
+    return levels.quantification_range()
 
 
-def assess(fit: CurveFit, standards: pd.DataFrame) -> Calibration:
-    """Recovery, LLOQ/ULOQ and ICH M10 acceptance of a fitted curve."""
-    recovery = standard_recovery(fit, standards)
-    used = recovery.loc[~recovery["masked"], "expected_concentration"]
-    extent = (float(used.min()), float(used.max())) if len(used) else (np.nan, np.nan)
+def _assess(fit: CurveFit, recovery: pd.DataFrame, nominal: np.ndarray, masked: np.ndarray,
+            recovery_pct: np.ndarray) -> Calibration:
+    """:func:`assess` on the standards' arrays; ``recovery`` becomes ``Calibration.standards``."""
+    used = nominal[~masked]
+    used = used[~np.isnan(used)]
+    extent = (float(used.min()), float(used.max())) if used.size else (np.nan, np.nan)
     cal = Calibration(fit=fit, standards=recovery, standard_range=extent)
     if not fit.ok:
         cal.reason = f"fit failed: {fit.reason}"
         return cal
-    levels = _level_table(recovery)
-    span = quantification_range(recovery)
+    levels = _Levels.count(nominal, masked, recovery_pct)
+    span = levels.quantification_range()
     if span is None:
         cal.reason = "no standard level back-calculates within ±25 %"
         return cal
     i, j = span
-    cal.lloq, cal.uloq = float(levels.at[i, "nominal"]), float(levels.at[j, "nominal"])
+    cal.lloq, cal.uloq = float(levels.nominal[i]), float(levels.nominal[j])
     cal.levels_in_range = j - i + 1
-    in_range = levels.iloc[i : j + 1]
-    passing = 0
-    for k, row in in_range.iterrows():
-        limit = ACCURACY_LIMIT_ENDS if k in (i, j) else ACCURACY_LIMIT
-        passing += int((row["dev"] <= limit).sum())
-    cal.fraction_passing = passing / int(in_range["n_wells"].sum())
+    # The end levels are held to ±25 %, the levels between them to ±20 %.
+    passing = int(levels.n_end[i]) + (int(levels.n_end[j]) if j > i else 0) + int(levels.n_inner[i + 1 : j].sum())
+    cal.fraction_passing = passing / int(levels.n_wells[i : j + 1].sum())
     problems = []
     if cal.levels_in_range < MIN_LEVELS:
         problems.append(f"{cal.levels_in_range} levels within limits (ICH M10 needs >= {MIN_LEVELS})")
@@ -190,6 +243,45 @@ def assess(fit: CurveFit, standards: pd.DataFrame) -> Calibration:
     return cal
 
 
+def assess(fit: CurveFit, standards: pd.DataFrame) -> Calibration:
+    """Recovery, LLOQ/ULOQ and ICH M10 acceptance of a fitted curve.
+
+    ``standards`` has :data:`STANDARD_COLUMNS` and a boolean ``masked`` column.
+    """
+    recovery = standard_recovery(fit, standards)
+    return _assess(
+        fit, recovery,
+        recovery["expected_concentration"].to_numpy(dtype=float),
+        recovery["masked"].to_numpy(dtype=bool),
+        recovery["recovery_pct"].to_numpy(dtype=float),
+    )
+
+
+def _hooked_levels(nominal: np.ndarray, signal: np.ndarray) -> list[float]:
+    """:func:`detect_hook` on arrays of nominal concentrations and signals."""
+    known = ~np.isnan(nominal)
+    levels, level_of = np.unique(nominal[known], return_inverse=True)
+    signal = signal[known]
+    measured = ~np.isnan(signal)
+    total = np.bincount(level_of[measured], weights=signal[measured], minlength=levels.size)
+    count = np.bincount(level_of[measured], minlength=levels.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = total / count
+    finite = np.isfinite(means)
+    levels, means = levels[finite], means[finite]
+    if means.size < 4:
+        return []
+    half = means[: max(2, means.size // 2 + 1)]
+    direction = np.sign(half[-1] - half[0]) or 1.0
+    hooked = []
+    for k in range(means.size - 1, 0, -1):
+        if direction * (means[k] - means[k - 1]) < 0:
+            hooked.append(float(levels[k]))
+        else:
+            break
+    return hooked
+
+
 def detect_hook(standards: pd.DataFrame) -> list[float]:
     """Nominal concentrations of top levels whose signal falls back (hook / prozone).
 
@@ -197,19 +289,9 @@ def detect_hook(standards: pd.DataFrame) -> list[float]:
     top level whose mean signal is below (rising curve) or above (falling
     curve) the level under it is hooked, and so on downwards.
     """
-    means = standards.groupby("expected_concentration")["signal"].mean().sort_index()
-    means = means[np.isfinite(means)]
-    if len(means) < 4:
-        return []
-    half = means.iloc[: max(2, len(means) // 2 + 1)]
-    direction = np.sign(half.iloc[-1] - half.iloc[0]) or 1.0
-    hooked = []
-    for k in range(len(means) - 1, 0, -1):
-        if direction * (means.iloc[k] - means.iloc[k - 1]) < 0:
-            hooked.append(float(means.index[k]))
-        else:
-            break
-    return hooked
+    return _hooked_levels(
+        standards["expected_concentration"].to_numpy(dtype=float), standards["signal"].to_numpy(dtype=float)
+    )
 
 
 def lod_from_blanks(fit: CurveFit, blank_signals: np.ndarray, k: float = LOD_K) -> tuple[float, float]:
@@ -227,11 +309,11 @@ def lod_from_blanks(fit: CurveFit, blank_signals: np.ndarray, k: float = LOD_K) 
     return float(fit.inverse(np.array([signal]))[0]), signal
 
 
-def _deviation(recovery_pct: pd.Series) -> pd.Series:
+def _deviation(recovery_pct: np.ndarray) -> np.ndarray:
     """Symmetric deviation |ln(recovery / 100)|; not calculable = infinite."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        dev = np.abs(np.log(recovery_pct.to_numpy(dtype=float) / 100.0))
-    return pd.Series(np.where(np.isfinite(dev), dev, np.inf), index=recovery_pct.index)
+        dev = np.abs(np.log(recovery_pct / 100.0))
+    return np.where(np.isfinite(dev), dev, np.inf)
 
 
 def calibrate(
@@ -268,49 +350,59 @@ def calibrate(
         Never raises for bad data: a failed fit is ``fit.ok = False``.
     """
     table = standards.loc[:, list(STANDARD_COLUMNS)].reset_index(drop=True)
-    table["masked"] = standards["masked"].astype(bool).to_numpy() if "masked" in standards else False
-    table = table[np.isfinite(table["expected_concentration"]) & (table["expected_concentration"] > 0)]
+    nominal = table["expected_concentration"].to_numpy(dtype=float)
+    keep = np.isfinite(nominal) & (nominal > 0)
+    index = table.index if keep.all() else table.index[keep]
+    columns = {name: table[name].array[keep] for name in STANDARD_COLUMNS}
+    well, level = columns["well"], columns["level"]
+    nominal = nominal[keep]
+    signal = np.asarray(columns["signal"], dtype=float)
+    masked = (standards["masked"].astype(bool).to_numpy()[keep] if "masked" in standards
+              else np.zeros(nominal.size, dtype=bool))
     masks = [
-        {"well": w, "level": lv, "recovery_pct": np.nan, "reason": "masked by the user"}
-        for w, lv in table.loc[table["masked"], ["well", "level"]].itertuples(index=False)
+        {"well": well[k], "level": level[k], "recovery_pct": np.nan, "reason": "masked by the user"}
+        for k in np.flatnonzero(masked)
     ]
     warnings = []
-    hooked = detect_hook(table[~table["masked"]])
+    hooked = _hooked_levels(nominal[~masked], signal[~masked])
     if hooked:
         warnings.append(
             "hook effect: signal falls at the top of the curve (levels "
             + ", ".join(f"{c:g}" for c in sorted(hooked)) + " masked); high samples may be under-read"
         )
-        for idx in table.index[table["expected_concentration"].isin(hooked) & ~table["masked"]]:
-            table.at[idx, "masked"] = True
-            masks.append({"well": table.at[idx, "well"], "level": table.at[idx, "level"],
-                          "recovery_pct": np.nan, "reason": "hook effect"})
+        for k in np.flatnonzero(np.isin(nominal, hooked) & ~masked):
+            masked[k] = True
+            masks.append({"well": well[k], "level": level[k], "recovery_pct": np.nan, "reason": "hook effect"})
 
     def fit_unmasked() -> CurveFit:
-        used = table[~table["masked"]]
-        return fit_curve(used["expected_concentration"], used["signal"], model, weighting, weight_floor=weight_floor)
+        used = ~masked
+        return fit_curve(nominal[used], signal[used], model, weighting, weight_floor=weight_floor)
 
     fit = fit_unmasked()
-    max_masked = int(np.floor((1.0 - MIN_FRACTION_PASSING) * len(table)))
-    while mask_outliers and fit.ok and int(table["masked"].sum()) < max_masked:
-        recovery = standard_recovery(fit, table)
-        failing = recovery[~recovery["masked"] & ~recovery["within_limit"]]
-        if failing.empty:
+    max_masked = int(np.floor((1.0 - MIN_FRACTION_PASSING) * nominal.size))
+    while mask_outliers and fit.ok and int(masked.sum()) < max_masked:
+        _, recovery_pct, within = _recovery_arrays(fit, nominal, signal)
+        failing = np.flatnonzero(~masked & ~within)
+        if not failing.size:
             break
-        worst = _deviation(failing["recovery_pct"]).idxmax()
-        table.at[worst, "masked"] = True
+        worst = failing[np.argmax(_deviation(recovery_pct[failing]))]
+        masked[worst] = True
         refit = fit_unmasked()
         if not refit.ok:
-            table.at[worst, "masked"] = False
+            masked[worst] = False
             break
         fit = refit
         masks.append({
-            "well": table.at[worst, "well"], "level": table.at[worst, "level"],
-            "recovery_pct": float(recovery.at[worst, "recovery_pct"]),
+            "well": well[worst], "level": level[worst], "recovery_pct": float(recovery_pct[worst]),
             "reason": "outlier: back-calculated outside ±20/25 % (most deviant standard)",
         })
 
-    cal = assess(fit, table)
+    back, recovery_pct, within = _recovery_arrays(fit, nominal, signal)
+    recovery = pd.DataFrame(
+        {**columns, "masked": masked, "back_calculated": back, "recovery_pct": recovery_pct, "within_limit": within},
+        index=index,
+    )
+    cal = _assess(fit, recovery, nominal, masked, recovery_pct)
     cal.masks, cal.warnings, cal.hook = masks, warnings, bool(hooked)
     if blank_signals is not None:
         cal.lod, cal.lod_signal = lod_from_blanks(fit, blank_signals, lod_k)

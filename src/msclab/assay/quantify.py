@@ -3,9 +3,11 @@
 :func:`quantify` takes an :class:`~msclab.io.assay_export.AssayExport` (or its
 tidy table), fits one standard curve per plate x analyte
 (:func:`~msclab.assay.qc.calibrate`), back-calculates every well, multiplies
-by the well's dilution factor and flags every value. Values are never
-clamped: a value below the LLOQ keeps its back-calculated number (or NaN when
-the signal lies beyond the curve's asymptote) and carries a flag.
+by the well's dilution factor and flags every value. With many curves they
+are fitted in worker processes (``n_jobs``), with the same results. Values
+are never clamped: a value below the LLOQ keeps its back-calculated number
+(or NaN when the signal lies beyond the curve's asymptote) and carries a
+flag.
 
 Flags (names of :data:`msclab.readouts.FLAG_LEVELS`), first match wins:
 
@@ -42,7 +44,14 @@ exponentiated (so it is asymmetric and positive).
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +62,7 @@ from ..errors import MsclabError
 from ..io.assay_export import REQUIRED_COLUMNS, AssayExport
 from ..readouts import FLAG_LEVELS, flag_code
 from .curves import CurveFit, inverse_logistic, logistic_jacobian, logistic_slope
-from .qc import CV_LIMIT, LOD_K, Calibration, calibrate
+from .qc import CV_LIMIT, LOD_K, STANDARD_COLUMNS, Calibration, calibrate
 
 #: The curve equation written beside the parameters in ``curves.csv``.
 EQUATION = "y = A + (B - A) / (1 + (x / C)^(-D))^F"
@@ -61,6 +70,12 @@ EQUATION = "y = A + (B - A) / (1 + (x / C)^(-D))^F"
 IN_RANGE_FLAGS = ("ok", "high_cv")
 #: Which flag describes a sample best when its wells disagree (most severe first).
 FLAG_PRIORITY = ("fit_failed", "saturated", ">ULOQ", "<LLOQ", "extrapolated", "high_cv", "masked", "not_measured", "ok")
+#: Fewest curves per worker process: a forked worker costs about as much as fitting a curve or two.
+MIN_CURVES_PER_PROCESS = 8
+#: Chunks of curves per worker process (contiguous, returned in order).
+CHUNKS_PER_PROCESS = 4
+#: OpenMP/BLAS thread counts set to 1 in worker processes.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def back_calculate(
@@ -101,34 +116,39 @@ def back_calculate(
     return np.exp(t), lo, hi
 
 
-def _flag(cal: Calibration, y: float, c: float, masked: bool) -> tuple[str, str, str]:
-    """Flag, reason and range side ('<', '>', '') of one in-well value."""
+def _flags(
+    cal: Calibration, signal: np.ndarray, conc: np.ndarray, masked: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flag, reason and range side ('<', '>', '') of in-well values; the first rule that applies wins."""
+    n = signal.size
+    flag, reason, side = np.full(n, "ok", dtype=object), np.full(n, "", dtype=object), np.full(n, "", dtype=object)
     fit = cal.fit
     if not fit.ok:
-        return "fit_failed", fit.reason, ""
-    if masked:
-        return "masked", "standard excluded from the fit", ""
-    if not np.isfinite(y):
-        return "not_measured", "no signal", ""
+        flag[:], reason[:] = "fit_failed", fit.reason
+        return flag, reason, side
     low_std, high_std = cal.standard_range
-    toward_high = (y - fit.params[0]) * (fit.params[1] - fit.params[0]) > 0
-    if not np.isfinite(c):
-        if toward_high:
-            return "saturated", "signal beyond the curve's high-concentration plateau", ">"
-        return "<LLOQ", "signal beyond the curve's zero-concentration asymptote", "<"
-    if cal.hook and c > high_std:
-        return "saturated", "above the top usable standard of a curve with a hook effect", ">"
-    if not cal.accepted:
-        return "fit_failed", f"curve not accepted: {cal.reason}", ""
-    if c < cal.lloq:
-        if c < low_std:
-            return "extrapolated", "below the lowest standard", "<"
-        return "<LLOQ", "below the LLOQ", "<"
-    if c > cal.uloq:
-        if c > high_std:
-            return "extrapolated", "above the highest standard", ">"
-        return ">ULOQ", "above the ULOQ", ">"
-    return "ok", "", ""
+    measured = np.isfinite(signal)
+    calculable = np.isfinite(conc)
+    toward_high = (signal - fit.params[0]) * (fit.params[1] - fit.params[0]) > 0
+    below_lloq, above_uloq = conc < cal.lloq, conc > cal.uloq
+    rules = [
+        (masked, "masked", "standard excluded from the fit", ""),
+        (~measured, "not_measured", "no signal", ""),
+        (~calculable & toward_high, "saturated", "signal beyond the curve's high-concentration plateau", ">"),
+        (~calculable, "<LLOQ", "signal beyond the curve's zero-concentration asymptote", "<"),
+        (cal.hook & (conc > high_std), "saturated", "above the top usable standard of a curve with a hook effect", ">"),
+        (np.full(n, not cal.accepted), "fit_failed", f"curve not accepted: {cal.reason}", ""),
+        (below_lloq & (conc < low_std), "extrapolated", "below the lowest standard", "<"),
+        (below_lloq, "<LLOQ", "below the LLOQ", "<"),
+        (above_uloq & (conc > high_std), "extrapolated", "above the highest standard", ">"),
+        (above_uloq, ">ULOQ", "above the ULOQ", ">"),
+    ]
+    unflagged = np.ones(n, dtype=bool)
+    for applies, name, why, where in rules:
+        hit = unflagged & applies
+        flag[hit], reason[hit], side[hit] = name, why, where
+        unflagged &= ~hit
+    return flag, reason, side
 
 
 @dataclass
@@ -314,6 +334,7 @@ def quantify(
     cv_limit: float = CV_LIMIT,
     confidence: float = 0.95,
     unit: str | None = None,
+    n_jobs: int | None = None,
 ) -> AssayResult:
     """Fit standard curves and back-calculate every well of an assay export.
 
@@ -337,6 +358,12 @@ def quantify(
         Level of the concentration confidence intervals.
     unit
         Concentration unit; by default from the export.
+    n_jobs
+        Processes fitting the curves; None uses every usable core. Fewer
+        are used so that each fits at least :data:`MIN_CURVES_PER_PROCESS`
+        curves, and none besides this one off Linux, in a daemon process or
+        while other threads run (see :func:`_fork_context`). The results
+        are the same whatever the number of processes.
 
     Returns
     -------
@@ -345,35 +372,45 @@ def quantify(
     export, table = _prepare(export)
     table["unit"] = _units(export, table, unit)
     masked_wells = masked_wells or set()
-    out_cols = {k: np.nan for k in ("concentration_in_well", "concentration", "ci_low", "ci_high", "recovery_pct")}
-    table = table.assign(**out_cols, flag="", flag_reason="", range="")
+    options = {"model": model, "weighting": weighting, "weight_floor": weight_floor,
+               "mask_outliers": mask_outliers, "lod_k": lod_k}
+    sample_type = table["sample_type"].to_numpy()
+    is_standard = sample_type == "standard"
+    signal = table["signal"].to_numpy(dtype=float)
+    wells = table["well"].to_numpy()
+    standard_columns = {name: table[name].array for name in STANDARD_COLUMNS}
+    groups = [(key, np.asarray(idx)) for key, idx in table.groupby(["plate", "analyte"], sort=False).groups.items()]
+    jobs = []
+    for (plate, _), rows in groups:
+        std = rows[is_standard[rows]]
+        standards = pd.DataFrame({name: column[std] for name, column in standard_columns.items()})
+        standards["masked"] = np.array([(plate, w) in masked_wells for w in wells[std]], dtype=bool)
+        jobs.append((standards, signal[rows[sample_type[rows] == "blank"]]))
+    cals = _calibrate_curves(jobs, options, n_jobs)
+
+    nominal = table["expected_concentration"].to_numpy(dtype=float)
+    dilution = table["dilution"].to_numpy(dtype=float)
+    units = table["unit"].to_numpy()
+    in_well, neat, ci_low, ci_high, recovery = (np.full(len(table), np.nan) for _ in range(5))
+    flag, flag_reason, side = (np.full(len(table), "", dtype=object) for _ in range(3))
     calibrations: dict[tuple[str, str], Calibration] = {}
     curve_rows, mask_rows = [], []
-    for (plate, analyte), idx in table.groupby(["plate", "analyte"], sort=False).groups.items():
-        grp = table.loc[idx]
-        is_std = (grp["sample_type"] == "standard").to_numpy()
-        standards = grp.loc[is_std, ["well", "level", "expected_concentration", "signal"]].copy()
-        standards["masked"] = [(plate, w) in masked_wells for w in standards["well"]]
-        blanks = grp.loc[grp["sample_type"] == "blank", "signal"].to_numpy(dtype=float)
-        cal = calibrate(standards, model, weighting, weight_floor=weight_floor,
-                        mask_outliers=mask_outliers, blank_signals=blanks, lod_k=lod_k)
+    for ((plate, analyte), rows), cal in zip(groups, cals):
         calibrations[(plate, analyte)] = cal
-        conc, lo, hi = back_calculate(cal.fit, grp["signal"].to_numpy(dtype=float), confidence)
-        masked_now = set(cal.standards.loc[cal.standards["masked"], "well"]) if cal.fit.ok else set()
-        flags = [
-            _flag(cal, y, c, std and w in masked_now)
-            for y, c, std, w in zip(grp["signal"], conc, is_std, grp["well"])
-        ]
-        dil = grp["dilution"].to_numpy(dtype=float)
-        table.loc[idx, "concentration_in_well"] = conc
-        table.loc[idx, "concentration"] = conc * dil
-        table.loc[idx, "ci_low"] = lo * dil
-        table.loc[idx, "ci_high"] = hi * dil
-        table.loc[idx, ["flag", "flag_reason", "range"]] = flags
+        conc, lo, hi = back_calculate(cal.fit, signal[rows], confidence)
+        std = is_standard[rows]
+        excluded = cal.standards["well"].to_numpy()[cal.standards["masked"].to_numpy(dtype=bool)]
+        masked_now = set(excluded) if cal.fit.ok else set()
+        masked = np.array([s and w in masked_now for s, w in zip(std, wells[rows])], dtype=bool)
+        flag[rows], flag_reason[rows], side[rows] = _flags(cal, signal[rows], conc, masked)
+        dil = dilution[rows]
+        in_well[rows], neat[rows], ci_low[rows], ci_high[rows] = conc, conc * dil, lo * dil, hi * dil
         with np.errstate(divide="ignore", invalid="ignore"):
-            table.loc[idx, "recovery_pct"] = np.where(is_std, 100.0 * conc / grp["expected_concentration"], np.nan)
-        curve_rows.append(_curve_row(plate, analyte, cal, grp["unit"].iloc[0]))
+            recovery[rows] = np.where(std, 100.0 * conc / nominal[rows], np.nan)
+        curve_rows.append(_curve_row(plate, analyte, cal, units[rows[0]]))
         mask_rows += [{"plate": plate, "analyte": analyte, **m} for m in cal.masks]
+    table = table.assign(concentration_in_well=in_well, concentration=neat, ci_low=ci_low, ci_high=ci_high,
+                         recovery_pct=recovery, flag=flag, flag_reason=flag_reason, range=side)
     table = _replicates(table, cv_limit)
     settings = {
         "model": model, "weighting": weighting, "weight_floor": weight_floor, "mask_outliers": mask_outliers,
@@ -381,6 +418,65 @@ def quantify(
     }
     masks = pd.DataFrame(mask_rows, columns=["plate", "analyte", "well", "level", "recovery_pct", "reason"])
     return AssayResult(table, pd.DataFrame(curve_rows), masks, calibrations, settings)
+
+
+def _calibrate_jobs(jobs: list[tuple[pd.DataFrame, np.ndarray]], options: dict[str, Any]) -> list[Calibration]:
+    """Calibrate ``(standards, blank signals)`` pairs in turn (the work of one process)."""
+    return [calibrate(standards, blank_signals=blanks, **options) for standards, blanks in jobs]
+
+
+def _single_threaded() -> None:
+    """Initialise a worker process: one OpenMP/BLAS thread, as the processes already share the cores."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the variables still hold for any library loaded from now on
+        return
+    threadpool_limits(1)
+
+
+def _fork_context() -> BaseContext | None:
+    """The ``fork`` start method where forking this process is safe, else None.
+
+    Forked workers start in milliseconds (a fresh interpreter would spend
+    seconds importing msclab); fork is avoided off Linux, in daemon processes
+    (which may not have children) and while other threads run (a fork copies
+    locks they may hold).
+    """
+    if not sys.platform.startswith("linux") or "fork" not in mp.get_all_start_methods():
+        return None
+    if mp.current_process().daemon or threading.active_count() > 1:
+        return None
+    return mp.get_context("fork")
+
+
+def _n_processes(n_jobs: int | None, n_curves: int) -> int:
+    """Worker processes to fit ``n_curves`` curves (1: none, fit in this process).
+
+    At most ``n_jobs`` (None: every usable core), each with at least
+    :data:`MIN_CURVES_PER_PROCESS` curves.
+    """
+    if n_jobs is not None and n_jobs < 1:
+        raise ValueError(f"n_jobs must be None or at least 1, not {n_jobs}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    wanted = cores if n_jobs is None else n_jobs
+    return max(1, min(wanted, n_curves // MIN_CURVES_PER_PROCESS))
+
+
+def _calibrate_curves(
+    jobs: list[tuple[pd.DataFrame, np.ndarray]], options: dict[str, Any], n_jobs: int | None
+) -> list[Calibration]:
+    """Calibrate every curve, in worker processes when there are enough curves; results keep the jobs' order."""
+    n_processes = _n_processes(n_jobs, len(jobs))
+    context = _fork_context() if n_processes > 1 else None
+    if context is None:
+        return _calibrate_jobs(jobs, options)
+    # A few contiguous chunks per process even out curves that take longer; map returns them in order.
+    cuts = np.linspace(0, len(jobs), CHUNKS_PER_PROCESS * n_processes + 1).astype(int)
+    chunks = [jobs[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    with ProcessPoolExecutor(n_processes, mp_context=context, initializer=_single_threaded) as pool:
+        return [cal for done in pool.map(_calibrate_jobs, chunks, [options] * len(chunks)) for cal in done]
 
 
 def _curve_row(plate: str, analyte: str, cal: Calibration, unit: str) -> dict:

@@ -38,8 +38,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise MsclabError("catalogue file not found", file=path) from None
+    except OSError as exc:
+        raise MsclabError(f"cannot read the catalogue file ({exc.strerror})", file=path,
+                          hint="Check the path and the file's permissions.") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise MsclabError(f"not UTF-8 text ({exc.reason}: {exc.object[exc.start:exc.end]!r})", file=path,
+                          where=f"line {line}, byte {exc.start}", hint="Save the catalogue file as UTF-8.") from None
     except yaml.YAMLError as exc:
         raise MsclabError(f"not valid YAML: {exc}", file=path) from None
+    except ValueError as exc:  # a value the YAML loader cannot build, such as an integer of 5,000 digits
+        raise MsclabError(f"not valid YAML: {exc}", file=path, hint="Shorten or quote the value.") from None
     if not isinstance(data, dict):
         raise MsclabError("a catalogue file must be a mapping with an 'effects:' list", file=path)
     return data
@@ -74,15 +83,18 @@ def _apply(doc: dict[str, Any], extra: dict[str, Any], path: Path) -> None:
     if not isinstance(entries, list):
         raise MsclabError("'effects' must be a list of entries", file=path)
     for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "id" not in entry:
-            raise MsclabError("every entry needs an 'id'", file=path, where=f"effects[{i}]")
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise MsclabError("every entry needs an 'id' (a text)", file=path, where=f"effects[{i}]")
         eid = entry["id"]
         doc["effects"][eid] = _merge_entry(doc["effects"][eid], entry) if eid in doc["effects"] else entry
     refs = extra.get("references", {})
     if not isinstance(refs, dict):
         raise MsclabError("'references' must be a mapping of key -> reference", file=path)
     doc["references"].update(refs)
-    doc["scoring"] = {**doc["scoring"], **extra.get("scoring", {})}
+    scoring = extra.get("scoring", {})
+    if not isinstance(scoring, dict):
+        raise MsclabError("'scoring' must be a mapping of setting -> value", file=path)
+    doc["scoring"] = {**doc["scoring"], **scoring}
     doc.setdefault("sources", []).append(str(path))
 
 

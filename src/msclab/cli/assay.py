@@ -40,9 +40,9 @@ CURVE_COLUMNS = (
 )
 
 
-def _read(export: Path, layout: Path | None, fmt: str) -> AssayExport:
+def _read(export: Path, layout: Path | None, fmt: str, beads: Path | None = None) -> AssayExport:
     """Read the export (kept separate so tests can substitute the reader)."""
-    return read_assay(export, format=fmt, layout=layout)
+    return read_assay(export, format=fmt, layout=layout, beads=beads)
 
 
 def _write_csv(frame: pd.DataFrame, columns: tuple[str, ...], path: Path) -> None:
@@ -63,6 +63,9 @@ def fit(
         None, "--weight-floor", help="Floor of |signal| in the weights (signal units); 1 matches xPONENT on Net MFI."),
     no_masking: bool = typer.Option(False, "--no-masking", help="Keep every standard (no outlier masking)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write one PNG per plate x analyte."),
+    beads: Path | None = typer.Option(
+        None, "--beads", help="Bead-array panel YAML (LEGENDplex/CBA read on a cytometer): EXPORT is then a folder "
+                              "of FCS files, one per well; files named by standard level (C7..C0) are the standards."),
 ) -> None:
     """Fit standard curves and write concentrations with flags.
 
@@ -79,8 +82,9 @@ def fit(
     prov = Provenance(command="assay fit", parameters={
         "export": str(export), "layout": str(layout) if layout else None, "format": fmt, "model": model,
         "weighting": weighting, "weight_floor": weight_floor, "mask_outliers": not no_masking,
+        "beads": str(beads) if beads else None,
     })
-    data = _read(export, layout, fmt)
+    data = _read(export, layout, fmt, beads)
     prov.add_input(export, role="assay export")
     if layout is not None:
         prov.add_input(layout, role="plate layout")

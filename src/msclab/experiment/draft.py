@@ -17,12 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import MsclabError
-from .plate import normalise_well
+from .plate import find_well, normalise_well
 from .samplesheet import COLUMNS, TODO
 
 FCS_SUFFIXES = {".fcs", ".lmd"}
 ASSAY_SUFFIXES = {".csv", ".txt", ".xlsx", ".xls"}
-_WELL_IN_NAME = re.compile(r"(?<![A-Za-z0-9])([A-Pa-p])0?([1-9]|1[0-9]|2[0-4])(?![0-9])")
 _FMO_IN_NAME = re.compile(r"fmo[\s_\-]*([A-Za-z0-9\-\+]+)", re.IGNORECASE)
 _PANEL_GUESSES = (  # marker (lower case, no punctuation) -> protocol name
     ("foxp3", "treg"), ("ifng", "th_ics"), ("il17a", "th_ics"), ("cxcr5", "tfh"), ("cd19", "b_cells"),
@@ -92,8 +91,7 @@ def draft_experiment(
         sample_id = Path(sample_id).stem if sample_id.lower().endswith(tuple(FCS_SUFFIXES)) else sample_id
         well = _first(keywords, "$LOCATIONID", "$WELLID", "WELL ID", "WELL_ID")
         if not well:
-            match = _WELL_IN_NAME.search(stem)
-            well = f"{match.group(1)}{match.group(2)}" if match else ""
+            well = find_well(stem) or ""
         fmo = _FMO_IN_NAME.search(stem)
         control_for = ""
         if fmo:

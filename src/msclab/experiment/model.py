@@ -69,6 +69,9 @@ class Assay(_Strict):
         The analyte of a single-analyte ELISA plate.
     unit
         Concentration unit of the standards.
+    beads
+        Bead-array panel YAML (LEGENDplex/CBA read on a cytometer); ``file``
+        is then the folder of the plate's FCS files, one per well.
     """
 
     id: str
@@ -77,6 +80,7 @@ class Assay(_Strict):
     layout: Path | None = None
     analyte: str | None = None
     unit: str = "pg/mL"
+    beads: Path | None = None
 
 
 class ExperimentSpec(_Strict):

@@ -7,6 +7,7 @@ import string
 from dataclasses import dataclass
 
 _WELL = re.compile(r"^\s*([A-Za-z]{1,2})\s*0*(\d{1,3})\s*$")
+_WELL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-Pa-p])0?([1-9]|1[0-9]|2[0-4])(?![0-9])")
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,9 @@ def normalise_well(well: str) -> str:
     if parsed is None:
         return str(well)
     return f"{string.ascii_uppercase[parsed[0]]}{parsed[1]}"
+
+
+def find_well(text: str) -> str | None:
+    """The first well name inside a longer text (a file name such as ``plate2_B07.fcs``), normalised."""
+    match = _WELL_IN_TEXT.search(str(text))
+    return f"{match.group(1).upper()}{match.group(2)}" if match else None

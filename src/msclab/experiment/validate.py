@@ -226,12 +226,16 @@ def check_controls(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Pro
 
 
 def check_assays(spec: ExperimentSpec, root: Path) -> Problems:
-    """Assay exports and layouts exist."""
+    """Assay exports, layouts and bead panels exist (a bead-array plate is a folder of FCS files)."""
     problems: Problems = []
     for i, assay in enumerate(spec.assays):
-        for field in ("file", "layout"):
+        for field in ("file", "layout", "beads"):
             value = getattr(assay, field)
-            if value is not None and not (root / value).is_file():
+            if value is None:
+                continue
+            target = root / value
+            exists = target.exists() if field == "file" and assay.beads is not None else target.is_file()
+            if not exists:
                 problems.append(MsclabError(f"{field} {str(value)!r} does not exist", file=root / "experiment.yaml",
                                             where=f"field 'assays.{i}.{field}'",
                                             hint="Paths are relative to experiment.yaml."))
@@ -292,7 +296,8 @@ def check_manifest_paths(spec: ExperimentSpec, path: Path, roots: tuple[Path, ..
     hold path separators or be ``.``/``..``.
     """
     named = [("samplesheet", spec.samplesheet), ("catalogue", spec.catalogue)]
-    named += [(f"assays.{i}.{field}", getattr(a, field)) for i, a in enumerate(spec.assays) for field in ("file", "layout")]
+    named += [(f"assays.{i}.{field}", getattr(a, field)) for i, a in enumerate(spec.assays)
+              for field in ("file", "layout", "beads")]
     named += [(f"panels.{name}.protocol", panel.protocol) for name, panel in spec.panels.items()
               if panel.protocol and ("/" in panel.protocol or "\\" in panel.protocol
                                      or panel.protocol.lower().endswith(_PROTOCOL_FILES))]

@@ -24,6 +24,7 @@ plate positions into an :class:`~msclab.io.assay_export.AssayExport` for
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
@@ -38,6 +39,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from ..errors import MsclabError
+from ..experiment.plate import normalise_well, parse_well
 from ..io import read_fcs
 from ..io.assay_export import AssayExport
 
@@ -236,3 +238,81 @@ def bead_export(files: Mapping[str | PathLike[str], Mapping[str, object]], panel
             })
     return AssayExport(table=pd.DataFrame(rows), path=Path(next(iter(files))) if files else Path("."),
                        format="bead_fcs", metadata={"panel": panel.name, "unit": panel.unit}, leniencies=leniencies)
+
+
+#: FCS keywords that name a well, most specific first (FCS 3.2 ``$LOCATIONID``, then common vendor keywords).
+_WELL_KEYWORDS = ("$LOCATIONID", "$WELLID", "WELL ID", "WELL_ID")
+_FCS_SUFFIXES = {".fcs", ".lmd"}
+
+
+def _level_and_well(name: str, panel: BeadPanel) -> tuple[str | None, str | None]:
+    """The standard level and the well named in a sample or file name (``K2-C07-A7`` -> ``C7``, ``A7``).
+
+    Level names (``C0``..``C7``) look like well names, so the level is the
+    first token equal to a panel level (leading zeros ignored) and the well
+    is the last other token that is a well name.
+    """
+    levels = {_squash_zeros(level): level for level in [*panel.standard_levels, panel.blank_level]}
+    tokens = [t for t in re.split(r"[_\-\s.]+", name) if t]
+    level_token = next((t for t in tokens if _squash_zeros(t) in levels), None)
+    wells = [t for t in tokens if t is not level_token and parse_well(t) is not None]
+    return (levels[_squash_zeros(level_token)] if level_token else None,
+            normalise_well(wells[-1]) if wells else None)
+
+
+def _squash_zeros(token: str) -> str:
+    """``C07`` -> ``c7``: upper/lower case and leading zeros of the number ignored."""
+    match = re.fullmatch(r"([A-Za-z]+)0*(\d+)", token)
+    return f"{match.group(1).lower()}{match.group(2)}" if match else token.lower()
+
+
+def read_bead_plate(source: str | PathLike[str], panel: BeadPanel | str | PathLike[str], *,
+                    plate: str | None = None, classifier: str = "FL6-H", reporter: str = "FL2-H") -> AssayExport:
+    """Read a bead-array plate: one FCS file per well, in a folder (or one file).
+
+    Each file's well comes from its ``$LOCATIONID``/``$WELLID`` keyword, else
+    from a well name in the file name; its sample from ``$SRC``, else the file
+    name. A sample named like one of the panel's standard levels (``C7`` ..
+    ``C1``, blank ``C0``; LEGENDplex's convention) is a standard of that level,
+    with its concentration from the panel; every other file is an unknown
+    sample. A plate layout (:func:`msclab.io.layout.apply_layout`) can then
+    set sample ids and dilutions.
+
+    Parameters
+    ----------
+    source
+        Folder of FCS files (or one FCS file).
+    panel
+        The bead panel or its YAML path.
+    plate
+        Plate name (default: the folder's name).
+    classifier, reporter
+        Channel names of the bead-ID dye and the analyte signal.
+
+    Raises
+    ------
+    MsclabError
+        No FCS file, or a well named twice.
+    """
+    from ..io.fcs import open_fcs
+
+    source = Path(source)
+    panel = panel if isinstance(panel, BeadPanel) else load_panel(panel)
+    files = sorted(p for p in source.iterdir() if p.suffix.lower() in _FCS_SUFFIXES) if source.is_dir() else [source]
+    if not files:
+        raise MsclabError("has no FCS files", file=source, hint="Give the folder the cytometer exported the plate to.")
+    info, seen = {}, {}
+    for path in files:
+        keywords = open_fcs(path).keywords
+        sample = keywords.get("$SRC", "").strip() or path.stem
+        level, well_in_name = _level_and_well(sample if sample != path.stem else path.stem, panel)
+        well = next((keywords[k].strip() for k in _WELL_KEYWORDS if keywords.get(k, "").strip()), None)
+        well = normalise_well(well) if well else well_in_name or path.stem
+        if well in seen:
+            raise MsclabError(f"well {well} is named by two files ({seen[well].name} and {path.name})", file=source,
+                              hint="Give each well's file its own $WELLID or a well name in its file name.")
+        seen[well] = path
+        sample_type = "unknown" if level is None else ("blank" if level == panel.blank_level else "standard")
+        info[path] = {"well": well, "sample_id": sample if level is None else "", "level": level or "",
+                      "sample_type": sample_type}
+    return bead_export(info, panel, classifier=classifier, reporter=reporter, plate=plate or source.stem)

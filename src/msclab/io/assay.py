@@ -41,6 +41,7 @@ def read_assay(
     analytes: Sequence[str] | None = None,
     reference: float | str | None = "auto",
     check_series: bool = True,
+    beads: str | Path | None = None,
 ) -> AssayExport:
     """Read any supported cytokine-assay export.
 
@@ -62,6 +63,9 @@ def read_assay(
         Reference-wavelength policy of the plate readers (``"auto"``, nm, None).
     check_series
         With a layout, require a constant dilution ratio between standards.
+    beads
+        A bead-array panel YAML (LEGENDplex/CBA): ``path`` is then a folder
+        of FCS files, one per well, read by :func:`msclab.flow.beads.read_bead_plate`.
 
     Returns
     -------
@@ -74,6 +78,17 @@ def read_assay(
         layout finds.
     """
     path = Path(path)
+    if beads is not None or format == "beads":
+        from ..flow.beads import read_bead_plate
+
+        if beads is None:
+            raise AssayFileError("a bead-array plate needs its panel", file=path,
+                                 hint="Give the panel YAML (--beads, or 'beads:' in experiment.yaml).")
+        export = read_bead_plate(path, beads)
+        if layout is not None:
+            plate_layout = layout if isinstance(layout, PlateLayout) else read_layout(layout)
+            export = apply_layout(export, plate_layout, check_series=check_series, require_standards=False)
+        return export
     name = detect_format(path) if format == "auto" else format
     if name not in READERS:
         raise AssayFileError(f"unknown format {format!r}", file=path,

@@ -1,17 +1,21 @@
 """A simulated 3-laser cytometer and the cells it sees.
 
 Events are drawn per sample from a mixture of debris, doublets, monocytes,
-carried-over MSCs, dead cells and lymphocyte subsets. Each cell has a true
-intensity per fluorochrome; detectors see those intensities through a
-spillover matrix, plus autofluorescence and noise, as a real instrument does.
+carried-over MSCs, dead cells and lymphocyte subsets (or, for myeloid and MSC
+panels, the mixture the panel names). Each cell has a true intensity per
+fluorochrome; detectors see those intensities through a spillover matrix,
+plus autofluorescence and noise, as a real instrument does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from .phenotype import Expression, Flag, Subsets, apply_expression, assign_subsets, draw_flags
 
 #: Detector ($PnN) of each fluorochrome.
 DETECTORS = {
@@ -26,6 +30,9 @@ DETECTORS = {
     "APC-Cy7": "R780-A",
 }
 FLUOROCHROMES = tuple(DETECTORS)
+#: Detectors beyond the nine every file carries; a file has them only when its panel stains them.
+EXTRA_DETECTORS = {"BV605": "V610-A"}
+ALL_DETECTORS = DETECTORS | EXTRA_DETECTORS
 SCATTER = ("FSC-A", "FSC-H", "SSC-A", "SSC-H")
 RANGE = 262144
 TIMESTEP = 0.01
@@ -41,16 +48,34 @@ _SPILL = {
     ("APC", "R730-A"): 0.18, ("APC", "R780-A"): 0.04,
     ("AF700", "R670-A"): 0.03, ("AF700", "R780-A"): 0.10,
     ("APC-Cy7", "R730-A"): 0.06, ("APC-Cy7", "YG780-A"): 0.04,
+    ("BV421", "V610-A"): 0.01, ("BV510", "V610-A"): 0.08, ("BV605", "V525-A"): 0.01,
+    ("BV605", "YG582-A"): 0.04, ("BV605", "B695-A"): 0.03, ("PE", "V610-A"): 0.02,
 }
 
 
-def spillover_matrix() -> pd.DataFrame:
-    """The instrument's spillover matrix, detectors x detectors (rows: the dye's own detector)."""
-    names = list(DETECTORS.values())
+def spillover_matrix(detectors: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The instrument's spillover matrix, detectors x detectors (rows: the dye's own detector).
+
+    Parameters
+    ----------
+    detectors
+        The detectors of one acquisition; the nine every file carries by default.
+    """
+    names = list(ALL_DETECTORS.values())
     matrix = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
     for (dye, detector), value in _SPILL.items():
-        matrix.loc[DETECTORS[dye], detector] = value
-    return matrix
+        matrix.loc[ALL_DETECTORS[dye], detector] = value
+    keep = list(detectors or DETECTORS.values())
+    return matrix.loc[keep, keep]
+
+
+# Fractions of all events before lymphocytes (debris, doublets, myeloid) and of
+# lymphocytes that are dead: typical of a 3-5 day PBMC culture.
+_DEBRIS, _DOUBLETS, _MONOCYTES, _DEAD = 0.06, 0.04, 0.05, 0.08
+_B_OF_NON_T, _NK_OF_NON_T = 0.4, 0.4
+#: Event types of a PBMC culture before the lymphocytes (which take the rest); ``None``: MSC carry-over.
+PBMC_MIXTURE: tuple[tuple[str, float | None], ...] = (
+    ("debris", _DEBRIS), ("doublet", _DOUBLETS), ("monocyte", _MONOCYTES), ("msc", None))
 
 
 @dataclass(frozen=True)
@@ -64,18 +89,74 @@ class PanelDesign:
     stains
         Marker -> fluorochrome.
     states
-        The CD4 T-cell states this panel resolves: helper states (ICS) or
-        regulatory states (Treg).
+        The CD4 T-cell states the T-cell model draws: helper states (ICS),
+        regulatory states (Treg) or none.
+    description
+        One line for the experiment manifest.
+    controls
+        Marker -> control that sets its threshold (``fmo`` or ``unstimulated``).
+    mixture
+        (event type, fraction of all events) of the acquired sample before
+        ``rest``, which takes what is left; a fraction of ``None`` is the MSC
+        carry-over, ``msc_scale`` times the culture's MSC fraction.
+    rest
+        Event type taking the rest: ``lymph`` (split into dead cells and
+        lymphocyte subsets) or a cell type.
+    msc_scale
+        MSC carry-over relative to a lymphocyte harvest.
+    subsets, flags, expression
+        Phenotype rules beyond the T-cell model (:mod:`msclab.simulate.phenotype`).
+    scatter_gain
+        FSC/SSC gain relative to the lymphocyte setting (lower for large cells).
+    source
+        ``culture`` (stained on every PBMC culture) or ``msc`` (on the MSC lot).
     """
 
     name: str
     stains: dict[str, str]
     states: tuple[str, ...]
+    description: str = ""
+    controls: dict[str, str] = field(default_factory=dict)
+    mixture: tuple[tuple[str, float | None], ...] = PBMC_MIXTURE
+    rest: str = "lymph"
+    msc_scale: float = 1.0
+    subsets: tuple[Subsets, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    expression: tuple[Expression, ...] = ()
+    scatter_gain: float = 1.0
+    source: str = "culture"
+
+    @property
+    def fluorochromes(self) -> tuple[str, ...]:
+        """Fluorochromes of the acquisition: the nine every file carries, then extra ones stained."""
+        return FLUOROCHROMES + tuple(d for d in EXTRA_DETECTORS if d in self.stains.values())
+
+    @property
+    def detectors(self) -> tuple[str, ...]:
+        """Fluorescence detectors ($PnN) of the acquisition."""
+        return tuple(ALL_DETECTORS[dye] for dye in self.fluorochromes)
 
     @property
     def markers(self) -> dict[str, str]:
         """Detector -> marker, as an experiment manifest states it."""
-        return {DETECTORS[dye]: marker for marker, dye in self.stains.items()}
+        return {ALL_DETECTORS[dye]: marker for marker, dye in self.stains.items()}
+
+    @property
+    def fmo_markers(self) -> tuple[str, ...]:
+        """Markers with an FMO control tube."""
+        return tuple(m for m, kind in self.controls.items() if kind == "fmo")
+
+    @property
+    def cell_types(self) -> tuple[str, ...]:
+        """Categories of the ``cell_type`` label."""
+        extra = [t for t, _ in self.mixture if t not in CELL_TYPES]
+        return CELL_TYPES + tuple(extra) + ((self.rest,) if self.rest not in (*CELL_TYPES, "lymph", *extra) else ())
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """Categories of the ``state`` label."""
+        names = [n for rule in self.subsets for n in (*(s for s, _ in rule.states), rule.rest)]
+        return STATES + tuple(dict.fromkeys(n for n in names if n not in STATES))
 
 
 HELPER_STATES = ("th1", "th17", "th1_17", "th2")
@@ -83,14 +164,14 @@ REGULATORY_STATES = ("treg", "foxp3_activated", "activated")
 TH_ICS = PanelDesign("th_ics", {
     "CD45": "BV421", "Viability": "BV510", "CD3": "FITC", "CD8": "PerCP-Cy5.5",
     "IL-4": "PE", "IL-17A": "PE-Cy7", "IFN-g": "APC", "CD4": "APC-Cy7",
-}, HELPER_STATES)
+}, HELPER_STATES, description="T-helper intracellular cytokines",
+    controls={"IFN-g": "unstimulated", "IL-17A": "unstimulated", "IL-4": "unstimulated"})
 TREG = PanelDesign("treg", {
     "CellTrace Violet": "BV421", "Viability": "BV510", "CD3": "FITC", "CD8": "PerCP-Cy5.5",
     "CD25": "PE", "CD127": "PE-Cy7", "FoxP3": "APC", "CD45": "AF700", "CD4": "APC-Cy7",
-}, REGULATORY_STATES)
-PANELS = {p.name: p for p in (TH_ICS, TREG)}
+}, REGULATORY_STATES, description="Treg with CellTrace Violet proliferation", controls={"FoxP3": "fmo"})
 
-#: Event types (``cell_type`` label) and T-cell states (``state`` label).
+#: Event types (``cell_type`` label) and T-cell states (``state`` label) of the T-cell panels.
 CELL_TYPES = ("debris", "doublet", "monocyte", "msc", "dead", "cd4", "cd8", "dn_t", "b", "nk", "other")
 STATES = ("none", "th1", "th17", "th1_17", "th2", "tc1", "treg", "foxp3_activated", "activated")
 
@@ -120,19 +201,13 @@ class SampleComposition:
     stimulated: bool
 
 
-# Fractions of all events before lymphocytes (debris, doublets, myeloid) and of
-# lymphocytes that are dead: typical of a 3-5 day PBMC culture.
-_DEBRIS, _DOUBLETS, _MONOCYTES, _DEAD = 0.06, 0.04, 0.05, 0.08
-_B_OF_NON_T, _NK_OF_NON_T = 0.4, 0.4
-
-
 def _lognormal(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.ndarray:
     return median * np.exp(sigma * rng.standard_normal(n))
 
 
 def draw_events(
     comp: SampleComposition, panel: PanelDesign, n_events: int, rng: np.random.Generator,
-    omit: str | None = None,
+    omit: str | None = None, subsets: Mapping[str, float] | None = None,
 ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
     """Draw the events of one acquisition.
 
@@ -148,6 +223,8 @@ def draw_events(
         Random generator.
     omit
         Marker left out of the stain (an FMO control).
+    subsets
+        Fractions of the panel's subsets and flags (:mod:`msclab.simulate.subsets`).
 
     Returns
     -------
@@ -156,50 +233,60 @@ def draw_events(
     channels
         The $PnN names of the columns.
     labels
-        Per event: ``cell_type``, ``state`` and ``generation`` (CellTrace
-        divisions; -1 where not a T cell).
+        Per event: ``cell_type``, ``state``, ``generation`` (CellTrace
+        divisions; -1 where not a T cell) and one boolean column per flag of
+        the panel.
     """
-    p_msc = comp.msc_fraction
-    p_lymph = 1.0 - _DEBRIS - _DOUBLETS - _MONOCYTES - p_msc
-    top = rng.choice(5, size=n_events, p=[_DEBRIS, _DOUBLETS, _MONOCYTES, p_msc, p_lymph])
-    cell_type = np.empty(n_events, dtype=object)
-    cell_type[top == 0] = "debris"
-    cell_type[top == 1] = "doublet"
-    cell_type[top == 2] = "monocyte"
-    cell_type[top == 3] = "msc"
-    lymph = np.flatnonzero(top == 4)
-    cell_type[lymph] = _lymphocyte_types(comp, len(lymph), rng)
-
+    fractions = vars(comp) | dict(subsets or {})
+    cell_type = _cell_types(comp, panel, n_events, rng)
     state = np.full(n_events, "none", dtype=object)
     generation = np.full(n_events, -1, dtype=np.int8)
-    _assign_states(comp, panel, cell_type, state, generation, rng)
+    _assign_states(comp, fractions, panel, cell_type, state, generation, rng)
+    assign_subsets(panel.subsets, fractions, cell_type, state, rng)
+    flags = draw_flags(panel.flags, fractions, cell_type, rng)
 
-    true = _true_intensities(cell_type, state, generation, comp, panel, rng)
+    true = _true_intensities(cell_type, state, generation, comp, panel, flags, rng)
     if omit is not None:
-        true[:, FLUOROCHROMES.index(panel.stains[omit])] = 0.0
+        true[:, panel.fluorochromes.index(panel.stains[omit])] = 0.0
     doublets = np.flatnonzero(cell_type == "doublet")
     singles = np.flatnonzero(np.isin(cell_type, ["cd4", "cd8", "b", "nk", "dn_t"]))
     if len(doublets) and len(singles):
         pairs = rng.choice(singles, size=(len(doublets), 2))
         true[doublets] = true[pairs[:, 0]] + true[pairs[:, 1]]
 
-    spill = spillover_matrix().to_numpy()
+    spill = spillover_matrix(panel.detectors).to_numpy()
     detected = true @ spill
     autofl = _autofluorescence(cell_type, rng)
     noise = rng.normal(0.0, 35.0, size=detected.shape)
-    fluorescence = detected + autofl[:, None] * _AUTOFL_SPECTRUM[None, :] + noise
+    spectrum = np.array([_AUTOFL_SPECTRUM[d] for d in panel.detectors])
+    fluorescence = detected + autofl[:, None] * spectrum[None, :] + noise
 
-    scatter = _scatter(cell_type, rng)
+    scatter = _scatter(cell_type, rng) * panel.scatter_gain
     time = np.sort(rng.uniform(0, 120.0 / TIMESTEP, n_events))
     events = np.column_stack([scatter, fluorescence, time])
     events[:, :-1] = np.clip(events[:, :-1], -RANGE, RANGE - 1)
-    channels = [*SCATTER, *DETECTORS.values(), "Time"]
+    channels = [*SCATTER, *panel.detectors, "Time"]
     labels = pd.DataFrame({
-        "cell_type": pd.Categorical(cell_type, categories=CELL_TYPES),
-        "state": pd.Categorical(state, categories=STATES),
+        "cell_type": pd.Categorical(cell_type, categories=panel.cell_types),
+        "state": pd.Categorical(state, categories=panel.state_names),
         "generation": generation,
-    })
+    } | flags)
     return events.astype(np.float32), channels, labels
+
+
+def _cell_types(comp: SampleComposition, panel: PanelDesign, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Event types of one acquisition: the panel's mixture, the rest ``panel.rest``."""
+    fractions = [comp.msc_fraction * panel.msc_scale if f is None else f for _, f in panel.mixture]
+    rest = 1.0
+    for f in fractions:
+        rest -= f
+    top = rng.choice(len(fractions) + 1, size=n, p=[*fractions, rest])
+    cell_type = np.empty(n, dtype=object)
+    for i, (name, _) in enumerate(panel.mixture):
+        cell_type[top == i] = name
+    others = np.flatnonzero(top == len(fractions))
+    cell_type[others] = _lymphocyte_types(comp, len(others), rng) if panel.rest == "lymph" else panel.rest
+    return cell_type
 
 
 def _lymphocyte_types(comp: SampleComposition, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -212,11 +299,12 @@ def _lymphocyte_types(comp: SampleComposition, n: int, rng: np.random.Generator)
     return names[rng.choice(len(names), size=n, p=probs)]
 
 
-def _assign_states(comp: SampleComposition, panel: PanelDesign, cell_type: np.ndarray,
-                   state: np.ndarray, generation: np.ndarray, rng: np.random.Generator) -> None:
+def _assign_states(comp: SampleComposition, fractions: Mapping[str, float], panel: PanelDesign,
+                   cell_type: np.ndarray, state: np.ndarray, generation: np.ndarray,
+                   rng: np.random.Generator) -> None:
     cd4 = np.flatnonzero(cell_type == "cd4")
     cd8 = np.flatnonzero(cell_type == "cd8")
-    probs = [getattr(comp, name) for name in panel.states]
+    probs = [fractions[name] for name in panel.states]
     if sum(probs) > 1:
         raise ValueError(f"CD4 state fractions {dict(zip(panel.states, probs, strict=True))} add up to more than 1")
     pick = rng.choice(len(panel.states) + 1, size=len(cd4), p=[*probs, 1 - sum(probs)])
@@ -234,8 +322,10 @@ _LYMPH = ("cd4", "cd8", "dn_t", "b", "nk", "other")
 _T = ("cd4", "cd8", "dn_t")
 
 # Relative autofluorescence seen by each detector (violet and blue highest).
-_AUTOFL_SPECTRUM = np.array([1.0, 1.2, 0.8, 0.4, 0.3, 0.1, 0.1, 0.08, 0.05])
-_AUTOFL_LEVEL = {"debris": 40, "doublet": 120, "monocyte": 220, "msc": 1500, "dead": 150}
+_AUTOFL_SPECTRUM = {"V450-A": 1.0, "V525-A": 1.2, "B530-A": 0.8, "B695-A": 0.4, "YG582-A": 0.3, "YG780-A": 0.1,
+                    "R670-A": 0.1, "R730-A": 0.08, "R780-A": 0.05, "V610-A": 0.6}
+_AUTOFL_LEVEL = {"debris": 40, "doublet": 120, "monocyte": 220, "msc": 1500, "dead": 150, "macrophage": 400,
+                 "cdc": 150, "pdc": 100}
 
 
 def _autofluorescence(cell_type: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -252,9 +342,12 @@ def _expression(rule: dict[str, tuple[float, float]], keys: np.ndarray, rng: np.
     return out
 
 
-def _true_intensities(cell_type: np.ndarray, state: np.ndarray, generation: np.ndarray,
-                      comp: SampleComposition, panel: PanelDesign, rng: np.random.Generator) -> np.ndarray:
-    """True fluorochrome intensity per event (before spillover, autofluorescence and noise)."""
+def _true_intensities(cell_type: np.ndarray, state: np.ndarray, generation: np.ndarray, comp: SampleComposition,
+                      panel: PanelDesign, flags: Mapping[str, np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """True fluorochrome intensity per event (before spillover, autofluorescence and noise).
+
+    The T-cell model first, then the panel's own expression rules.
+    """
     n = len(cell_type)
     lineage = {m: np.zeros(n) for m in panel.stains}
     ct = cell_type.astype(str)
@@ -295,10 +388,11 @@ def _true_intensities(cell_type: np.ndarray, state: np.ndarray, generation: np.n
     ctv = np.where(np.isin(ct, (*_LYMPH, "dead", "monocyte")), _lognormal(rng, 40000, 0.18, n), 0.0)
     ctv = ctv * np.where(generation > 0, 2.0 ** -generation.astype(float), 1.0)
     set_marker("CellTrace Violet", ctv)
+    apply_expression(panel.expression, lineage, ct, st, flags, rng)
 
-    true = np.zeros((n, len(FLUOROCHROMES)))
+    true = np.zeros((n, len(panel.fluorochromes)))
     for marker, dye in panel.stains.items():
-        true[:, FLUOROCHROMES.index(dye)] = lineage[marker]
+        true[:, panel.fluorochromes.index(dye)] = lineage[marker]
     return true
 
 
@@ -308,6 +402,9 @@ _SCATTER_SHAPE = {  # cell type -> (FSC-A median, sigma, SSC-A median, sigma)
     "monocyte": (95000, 0.12, 60000, 0.2),
     "debris": (12000, 0.6, 7000, 0.7),
     "msc": (190000, 0.15, 110000, 0.25),
+    "cdc": (80000, 0.12, 35000, 0.25),
+    "pdc": (70000, 0.12, 25000, 0.25),
+    "macrophage": (130000, 0.15, 80000, 0.25),
 }
 
 

@@ -65,7 +65,7 @@ def _donor_slopes(table: pd.DataFrame, x: np.ndarray) -> np.ndarray:
     slopes = []
     for _, row in table.iterrows():
         y = row.to_numpy(float)
-        ok = ~np.isnan(y)
+        ok = np.isfinite(y)
         if ok.sum() >= 2 and np.ptp(x[ok]) > 0:
             slopes.append(np.polyfit(x[ok], y[ok], 1)[0])
     return np.asarray(slopes)

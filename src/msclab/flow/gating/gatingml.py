@@ -116,6 +116,10 @@ class _Reader:
                 for s in element.findall(f"{_T}spectrum")]
         if not mid:
             raise self.error("a spectrumMatrix needs an id", where)
+        for i, row in enumerate(rows, start=1):
+            if len(row) != len(names[1]):
+                raise self.error(f"spectrum {i} has {len(row)} coefficients but the matrix names "
+                                 f"{len(names[1])} detectors", where)
         return mid, Spillover(rows, tuple(names[1]), tuple(names[0]), source=f"{self.path} {where}")
 
     def gate(self, element: ET.Element) -> list[Population]:
@@ -158,13 +162,16 @@ class _Reader:
     def quadrants(self, element: ET.Element, gid: str, parent: str | None, where: str) -> list[Population]:
         dividers = []
         for div in element.findall(f"{_G}divider"):
+            did = div.get(f"{_G}id", "")
             values = []
             for v in div.findall(f"{_G}value"):
                 try:
                     values.append(float(v.text or ""))
                 except ValueError:
                     raise self.error(f"divider value {v.text!r} is not a number", where) from None
-            dividers.append(Divider(div.get(f"{_G}id", ""), self.dimension(div, where), tuple(values)))
+            if not values:
+                raise self.error(f"divider {did!r} has no gating:value", where)
+            dividers.append(Divider(did, self.dimension(div, where), tuple(values)))
         quads = {}
         for q in element.findall(f"{_G}Quadrant"):
             qid = q.get(f"{_G}id")
@@ -172,6 +179,8 @@ class _Reader:
                 raise self.error("a Quadrant has no gating:id", where)
             quads[qid] = {p.get(f"{_G}divider_ref", ""): self.number(p, f"{_G}location", where)
                           for p in q.findall(f"{_G}position")}
+            if not quads[qid]:
+                raise self.error(f"quadrant {qid!r} has no gating:position", where)
         gate = QuadrantGate(tuple(d.dimension for d in dividers), gid, tuple(dividers), quads)
         return [Population(qid, gate, parent, quadrant=qid) for qid in quads]
 
@@ -212,6 +221,9 @@ def read_gatingml(path: str | PathLike[str]) -> GateTree:
     except (ET.ParseError, DefusedXmlException, ValueError) as exc:
         raise reader.error(f"not readable as XML ({exc})",
                            hint="Give a Gating-ML 2.0 XML file without a DTD or entities.") from None
+    except LookupError as exc:  # an encoding Python does not know
+        raise reader.error(f"not readable as XML ({exc})", "the XML declaration",
+                           hint="Save the file as UTF-8 with encoding=\"UTF-8\" in its XML declaration.") from None
     except OSError as exc:
         raise reader.error(f"cannot open the file ({exc.strerror})", hint="Check the path.") from None
     if root.tag != f"{_G}Gating-ML":

@@ -11,6 +11,7 @@ parser sees it. FlowJo's own counts (the ``count=`` attributes) are read by
 
 from __future__ import annotations
 
+import re
 import warnings
 import xml.etree.ElementTree as ET
 from os import PathLike
@@ -37,6 +38,7 @@ from .gates import UNCOMPENSATED, BooleanGate, Dimension, EllipsoidGate, Polygon
 from .tree import GateTree, Population
 
 _POPULATION_TAGS = {"Population", "AndNode", "OrNode", "NotNode"}
+_COUNT = re.compile(r"-?[0-9]{1,18}")
 
 
 def _parse_safely(path: Path) -> ET.Element:
@@ -45,6 +47,9 @@ def _parse_safely(path: Path) -> ET.Element:
     except (ET.ParseError, DefusedXmlException, ValueError) as exc:
         raise MsclabError(f"not readable as a FlowJo workspace ({exc})", file=path,
                           hint="Give a FlowJo 10 .wsp file (XML without a DTD or entities).") from None
+    except LookupError as exc:  # an encoding Python does not know
+        raise MsclabError(f"not readable as a FlowJo workspace ({exc})", file=path, where="the XML declaration",
+                          hint="Open and re-save it in FlowJo 10 (workspaces are UTF-8).") from None
     except OSError as exc:
         raise MsclabError(f"cannot open the workspace ({exc.strerror})", file=path, hint="Check the path.") from None
 
@@ -177,11 +182,21 @@ def flowjo_counts(path: str | PathLike[str]) -> pd.DataFrame:
             if child.tag not in _POPULATION_TAGS:
                 continue
             path_ = f"{prefix}/{child.get('name', '')}"
-            rows.append({"sample_id": sample, "population": path_, "count": int(child.get("count", "-1"))})
+            rows.append({"sample_id": sample, "population": path_, "count": _count(child, p, sample, path_)})
             walk(child, path_, sample)
 
     for sample_node in root.iter("SampleNode"):
         sample = sample_node.get("name", "")
-        rows.append({"sample_id": sample, "population": "/", "count": int(sample_node.get("count", "-1"))})
+        rows.append({"sample_id": sample, "population": "/", "count": _count(sample_node, p, sample, "/")})
         walk(sample_node, "", sample)
     return pd.DataFrame(rows, columns=["sample_id", "population", "count"])
+
+
+def _count(node: ET.Element, path: Path, sample: str, population: str) -> int:
+    """A node's ``count`` attribute; -1 when absent, as FlowJo writes for a count it never computed."""
+    text = node.get("count", "-1").strip()
+    if not _COUNT.fullmatch(text):
+        raise MsclabError(f"count={text[:40]!r} is not a whole number", file=path,
+                          where=f"sample {sample!r}, population {population!r}",
+                          hint="Open and re-save the workspace in FlowJo 10.")
+    return int(text)

@@ -11,15 +11,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ...errors import FCSError
+from ._text import MAX_DIGITS, whole_number
 
 CHANNEL_TYPES = ("scatter", "fluorescence", "time", "other")
 _SCATTER = re.compile(r"^(fsc|ssc|fs|ss)(\b|[-_ ]|$)|scatter", re.IGNORECASE)
 _OTHER = re.compile(
     r"width|event|count|length|pulse|index|residual|center|offset|beaddist|msw|lsw|sort|^computed", re.IGNORECASE
 )
+#: Largest and smallest positive normal float32: what a scale value in X can be.
+FLOAT32_MAX, FLOAT32_TINY = float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny)
 _TYPES_32 = {"forward_scatter": "scatter", "side_scatter": "scatter", "raw_fluorescence": "fluorescence",
              "unmixed_fluorescence": "fluorescence", "mass": "fluorescence", "time": "time"}
 
@@ -92,11 +96,17 @@ def parse_channels(keywords: dict[str, str], version: str, path: Path, leniencie
     if n_par < 1:
         raise FCSError("$PAR must be at least 1", file=path, where="keyword $PAR",
                        hint="The file declares no channels; re-export it.")
-    missing = [n for n in range(1, n_par + 1) if f"$P{n}N" not in keywords]
-    if missing:
+    if 2 * n_par > len(keywords):
         raise FCSError(
-            f"$PAR declares {n_par} channels but $P{missing[0]}N is missing",
-            file=path, where=f"keyword $P{missing[0]}N",
+            f"$PAR declares {n_par} channels, but the TEXT holds only {len(keywords)} keywords and every channel "
+            "needs its own $PnN and $PnB",
+            file=path, where="keyword $PAR", hint="$PAR or the TEXT segment is damaged; re-export the file.",
+        )
+    missing = next((n for n in range(1, n_par + 1) if f"$P{n}N" not in keywords), None)
+    if missing is not None:
+        raise FCSError(
+            f"$PAR declares {n_par} channels but $P{missing}N is missing",
+            file=path, where=f"keyword $P{missing}N",
             hint="The TEXT segment is incomplete; re-export the file.",
         )
     datatype = keywords.get("$DATATYPE", "").strip().upper()
@@ -109,11 +119,11 @@ def int_keyword(keywords: dict[str, str], key: str, path: Path) -> int:
     if key not in keywords:
         raise FCSError(f"the required keyword {key} is missing", file=path, where=f"keyword {key}",
                        hint="The TEXT segment is incomplete; re-export the file.")
-    text = keywords[key].strip()
-    if not text.isdigit():
-        raise FCSError(f"{key} is {keywords[key]!r}, not a whole number", file=path, where=f"keyword {key}",
-                       hint="The file is damaged; re-export it.")
-    return int(text)
+    value = whole_number(keywords[key])
+    if value is None:
+        raise FCSError(f"{key} is {keywords[key]!r}, not a whole number (up to {MAX_DIGITS} ASCII digits 0-9)",
+                       file=path, where=f"keyword {key}", hint="The file is damaged; re-export it.")
+    return value
 
 
 def _float(keywords: dict[str, str], key: str, path: Path) -> float | None:
@@ -151,6 +161,8 @@ def _channel(keywords: dict[str, str], n: int, datatype: str, version: str, path
         leniencies.append(f"$P{n}R ({name}) is missing; range left empty")
         value_range = math.nan
     decades, offset = _log_scale(keywords, n, name, version, path, leniencies)
+    if decades > 0 and kind_of_data == "I":
+        _check_log_range(keywords, n, name, value_range, decades, offset, path)
     gain = _float(keywords, f"$P{n}G", path)
     return Channel(
         number=n, name=name, short_name=name, label=keywords.get(f"$P{n}S", "").strip(),
@@ -187,13 +199,30 @@ def _log_scale(keywords: dict[str, str], n: int, name: str, version: str, path: 
     except ValueError:
         raise FCSError(f"{key} is {keywords[key]!r}, not 'f1,f2'", file=path, where=f"keyword {key}",
                        hint="The file is damaged; re-export it.") from None
-    if decades < 0 or offset < 0:
-        raise FCSError(f"{key} is {keywords[key]!r}; both numbers must be >= 0", file=path,
+    if not (0 <= decades < math.inf and 0 <= offset < math.inf):
+        raise FCSError(f"{key} is {keywords[key]!r}; both numbers must be finite and >= 0", file=path,
                        where=f"keyword {key}", hint="The file is damaged; re-export it.")
     if decades > 0 and offset == 0:
         leniencies.append(f"{key} ({name}) is {text!r}: f2 = 0 read as 1 (FCS 3.1 section 3.2.18)")
         offset = 1.0
     return decades, offset
+
+
+def _check_log_range(keywords: dict[str, str], n: int, name: str, value_range: float, decades: float,
+                     offset: float, path: Path) -> None:
+    """Check that a log-amplified integer channel's scale values, f2 to f2 * 10**f1, are float32 numbers.
+
+    Then ``f1 * x / $PnR`` stays small, and only values stored above ``$PnR``
+    can scale beyond float32 (:func:`~._data.scale_values` makes them inf).
+    """
+    if value_range < 1:
+        raise FCSError(f"$P{n}R ({name}) is {keywords[f'$P{n}R']!r}, but log scaling ($P{n}E) needs a range of at "
+                       "least 1", file=path, where=f"keyword $P{n}R", hint="The file is damaged; re-export it.")
+    if offset < FLOAT32_TINY or decades + math.log10(offset) > math.log10(FLOAT32_MAX):
+        raise FCSError(
+            f"$P{n}E ({name}) is {keywords[f'$P{n}E']!r}: scale values from {offset:g} to {offset:g} x 10^{decades:g}, "
+            f"beyond the float32 numbers msclab stores ({FLOAT32_TINY:.3g} to {FLOAT32_MAX:.3g})",
+            file=path, where=f"keyword $P{n}E", hint="The file is damaged; re-export it.")
 
 
 def _kind(keywords: dict[str, str], n: int, name: str) -> str:

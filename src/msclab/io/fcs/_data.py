@@ -4,16 +4,18 @@ Integer values are bit-masked to the next power of two at or above ``$PnR``
 ("any bits above this are to be ignored", FCS 3.1 ``$PnB``/``$PnR``). Scale
 values: ``$PnE`` f1,f2 with f1 > 0 gives ``f2 * 10**(f1 * x / $PnR)``; other
 channels are divided by ``$PnG``; the time channel is multiplied by
-``$TIMESTEP``.
+``$TIMESTEP``. Values beyond float32's range become +-inf explicitly (no
+overflowing cast or arithmetic).
 """
 
 from __future__ import annotations
 
+import math
 from typing import BinaryIO
 
 import numpy as np
 
-from ._channels import Channel
+from ._channels import FLOAT32_MAX, Channel
 from ._layout import Layout
 
 
@@ -22,7 +24,8 @@ def read_values(handle: BinaryIO, start: int, n_events: int, layout: Layout) -> 
 
     Integers come back as the smallest unsigned type that holds every channel,
     floats as float32/float64; a file mixing integer and float channels
-    (FCS 3.2 ``$PnDATATYPE``) comes back as float64.
+    (FCS 3.2 ``$PnDATATYPE``) comes back as float64. Stored NaNs of any bit
+    pattern come back as the quiet NaN (see :func:`_quiet_nans`).
     """
     n_channels = len(layout.widths)
     buffer = np.empty(n_events * layout.event_size, dtype=np.uint8)
@@ -35,9 +38,22 @@ def read_values(handle: BinaryIO, start: int, n_events: int, layout: Layout) -> 
     uniform = len(set(layout.widths)) == 1 and len(set(layout.kinds)) == 1
     if uniform and layout.widths[0] in (1, 2, 4, 8):
         dtype = np.dtype(f"{layout.order}{layout.kinds[0]}{layout.widths[0]}")
-        values = buffer.view(dtype).reshape(n_events, n_channels)
-        return values.astype(dtype.newbyteorder("="), copy=not dtype.isnative)
+        values = buffer.view(dtype).reshape(n_events, n_channels).astype(dtype.newbyteorder("="),
+                                                                           copy=not dtype.isnative)
+        return _quiet_nans(values) if dtype.kind == "f" else values
     return _read_mixed(buffer.reshape(n_events, layout.event_size), layout)
+
+
+def _quiet_nans(values: np.ndarray) -> np.ndarray:
+    """``values`` (floats) with every NaN, signalling ones included, replaced by the quiet NaN.
+
+    Stored floats can hold any bit pattern. Casting a signalling NaN (float32
+    to float64, or to float32 from float64) raises the invalid-value
+    floating-point flag, which numpy reports as a RuntimeWarning; testing and
+    selecting it do not.
+    """
+    nan = np.isnan(values)
+    return np.where(nan, values.dtype.type(np.nan), values) if nan.any() else values
 
 
 def _read_mixed(rows: np.ndarray, layout: Layout) -> np.ndarray:
@@ -48,7 +64,8 @@ def _read_mixed(rows: np.ndarray, layout: Layout) -> np.ndarray:
         block = rows[:, offset:offset + width]
         offset += width
         if width in (1, 2, 4, 8):
-            out[:, i] = np.ascontiguousarray(block).view(f"{layout.order}{kind}{width}")[:, 0]
+            column = np.ascontiguousarray(block).view(f"{layout.order}{kind}{width}")[:, 0]
+            out[:, i] = _quiet_nans(column) if kind == "f" else column
         else:
             out[:, i] = _odd_width_uint(block, layout.order)
     return out
@@ -101,15 +118,42 @@ def scale_values(values: np.ndarray, channels: list[Channel], timestep: float) -
     rounded once to float32. Gain is not applied to log-amplified or time
     channels (the reader records that when such a gain is present).
     """
-    scaled = values.astype(np.float32, copy=values.dtype != np.float32)
+    scaled = to_float32(values)
     for i, channel in enumerate(channels):
         factor = _linear_factor(channel, timestep)
         if channel.log_decades > 0 and channel.datatype == "I":
-            column = values[:, i].astype(np.float64)
-            scaled[:, i] = channel.log_offset * 10 ** (channel.log_decades * column / channel.range)
+            scaled[:, i] = _log_scale_values(values[:, i], channel)
         elif factor is not None:
+            # clipped first, so the float64 result cannot overflow: beyond +-FLOAT32_MAX it is +-inf anyway
             column = values[:, i].astype(np.float64)
-            scaled[:, i] = column * factor if channel.kind == "time" else column / channel.gain
+            if channel.kind == "time":
+                bound = 2 * FLOAT32_MAX / factor
+                scaled[:, i] = to_float32(np.clip(column, -bound, bound) * factor)
+            else:
+                bound = 2 * FLOAT32_MAX * abs(factor)
+                scaled[:, i] = to_float32(np.clip(column, -bound, bound) / factor)
+    return scaled
+
+
+def to_float32(values: np.ndarray) -> np.ndarray:
+    """``values`` as float32, magnitudes beyond float32's range set to +-inf explicitly (a cast would overflow)."""
+    if values.dtype == np.float64:
+        beyond = np.abs(values) > FLOAT32_MAX
+        if beyond.any():
+            values = np.where(beyond, np.copysign(np.inf, values), values)
+    return values.astype(np.float32, copy=values.dtype != np.float32)
+
+
+def _log_scale_values(column: np.ndarray, channel: Channel) -> np.ndarray:
+    """``f2 * 10**(f1 * x / $PnR)`` as float32, +inf where that is beyond float32.
+
+    The channel's keywords were checked (``_channels._check_log_range``), so
+    the exponent is small; only values stored above ``$PnR`` can scale beyond.
+    """
+    exponent = channel.log_decades * column.astype(np.float64) / channel.range
+    fits = exponent <= math.log10(FLOAT32_MAX / channel.log_offset)
+    scaled = np.full(exponent.shape, np.inf, dtype=np.float32)
+    scaled[fits] = channel.log_offset * 10 ** exponent[fits]
     return scaled
 
 

@@ -31,7 +31,8 @@ class Header:
     text_start, text_end, data_start, data_end
         Inclusive absolute byte offsets; the DATA pair is ``None`` when the
         HEADER holds 0 (FCS 3.1 section 3.1: a segment beyond byte 99,999,999
-        is given in TEXT only) or blanks.
+        is given in TEXT only) or blanks, and one of them is ``None`` when
+        only its field is blank.
     """
 
     version: str

@@ -14,6 +14,7 @@ from pathlib import Path
 from ...errors import FCSError
 from ._channels import Channel
 from ._header import Header
+from ._text import whole_number
 
 _WORDS = (1, 2, 4, 8)
 _FLOWJO_PLACEHOLDER = 99_999_999
@@ -152,10 +153,10 @@ def _text_offsets(header: Header, keywords: dict[str, str], path: Path) -> tuple
     raw = (keywords.get("$BEGINDATA", "").strip(), keywords.get("$ENDDATA", "").strip())
     if not raw[0] and not raw[1]:
         return None
-    if not (raw[0].isdigit() and raw[1].isdigit()):
+    begin, end = whole_number(raw[0]), whole_number(raw[1])
+    if begin is None or end is None:
         raise FCSError(f"$BEGINDATA/$ENDDATA are {raw[0]!r}/{raw[1]!r}, not byte offsets", file=path,
                        where="keyword $BEGINDATA", hint="The file is damaged; re-export it.")
-    begin, end = int(raw[0]), int(raw[1])
     if begin == 0 and end == 0:
         return None
     return header.origin + begin, header.origin + end
@@ -171,7 +172,10 @@ def _fits(pair: tuple[int, int], expected: int, event_size: int, file_size: int)
 def _pick_offsets(header: Header, keywords: dict[str, str], n_events: int | None, event_size: int,
                   file_size: int, path: Path, leniencies: list[str]) -> tuple[int, int]:
     text_pair = _text_offsets(header, keywords, path)
-    header_pair = None if header.data_start is None else (header.data_start, header.data_end)
+    data_start, data_end = header.data_start, header.data_end
+    header_pair = None if data_start is None or data_end is None else (data_start, data_end)
+    if header_pair is None and (data_start, data_end) != (None, None):
+        leniencies.append("the HEADER gives only one of the DATA offsets (the other is blank), so they were ignored")
     if header_pair is None and text_pair is None:
         raise FCSError("neither the HEADER nor $BEGINDATA/$ENDDATA give the DATA segment", file=path,
                        where=f"byte {header.origin + 26}", hint="The file is damaged; re-export it.")

@@ -16,6 +16,31 @@ from pathlib import Path
 from ...errors import FCSError
 
 _TRAILING_PADDING = " \t\r\n\x00"
+#: Significant digits of the largest count or byte offset read (10^18 bytes is far beyond any file).
+MAX_DIGITS = 18
+_WHOLE_NUMBER = re.compile(rf"0*([0-9]{{1,{MAX_DIGITS}}})")
+
+
+def whole_number(value: str | None) -> int | None:
+    """A keyword value as a non-negative integer, or ``None`` when it is not one msclab can use.
+
+    Only ASCII digits count (FCS 3.1 section 3.2.18 writes numbers in ASCII):
+    ``str.isdigit`` also accepts superscripts (``"¹"``), which ``int``
+    refuses, and other scripts' digits. Surrounding spaces are ignored.
+    Numbers of more than :data:`MAX_DIGITS` significant digits give ``None``
+    too, so ``int`` never converts an unbounded string.
+
+    Parameters
+    ----------
+    value
+        The keyword value as written, or ``None`` when the keyword is absent.
+
+    Returns
+    -------
+    int or None
+    """
+    match = None if value is None else _WHOLE_NUMBER.fullmatch(value.strip())
+    return None if match is None else int(match.group(1))
 
 
 def decode_text(raw: bytes, label: str, leniencies: list[str]) -> str:

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from ...errors import FCSError
-from ._channels import channel_frame, parse_channels
-from ._data import mask_to_range, read_values, scale_values
+from ._channels import channel_frame, int_keyword, parse_channels
+from ._data import mask_to_range, read_values, scale_values, to_float32
 from ._header import HEADER_SIZE, Header, parse_header
 from ._layout import Layout, event_layout, locate_data
-from ._text import merge_supplemental, parse_keywords
+from ._text import merge_supplemental, parse_keywords, whole_number
 from .spillover import spillover_from_metadata
 
 #: Keywords the experiment validator and ``fcs info`` want without reading DATA.
@@ -53,8 +53,8 @@ class DataSet:
     def summary(self) -> dict[str, object]:
         """Index, version, events and channels, for listings."""
         return {"index": self.index, "version": self.version,
-                "n_events": _int_or_none(self.keywords.get("$TOT")),
-                "n_channels": _int_or_none(self.keywords.get("$PAR"))}
+                "n_events": whole_number(self.keywords.get("$TOT")),
+                "n_channels": whole_number(self.keywords.get("$PAR"))}
 
 
 class FCSFile:
@@ -90,7 +90,7 @@ class FCSFile:
         self.leniencies = leniencies
         self.channels = parse_channels(chosen.keywords, chosen.version, path, leniencies)
         self._layout: Layout = event_layout(self.channels, chosen.keywords, path, leniencies)
-        n_events = _int_or_none(chosen.keywords.get("$TOT"))
+        n_events = int_keyword(chosen.keywords, "$TOT", path) if "$TOT" in chosen.keywords else None
         self._start, self.n_events = locate_data(chosen.header, chosen.keywords, n_events, self._layout,
                                                  file_size, path, leniencies)
         self.timestep = self._timestep()
@@ -136,7 +136,7 @@ class FCSFile:
         """
         raw = self.read_raw()
         if not scale:
-            return raw.astype(np.float32, copy=raw.dtype != np.float32)
+            return to_float32(raw)
         return scale_values(raw, self.channels, self.timestep)
 
     def to_anndata(self, scale: bool = True) -> ad.AnnData:
@@ -302,10 +302,10 @@ def _read_data_sets(handle, file_size: int, path: Path) -> tuple[list[DataSet], 
             notes.append(f"data set {len(data_sets)} at byte {origin} could not be read and was skipped: {exc}")
             return data_sets, notes
         text = data_sets[-1].keywords.get("$NEXTDATA", "0").strip() or "0"
-        step = int(text) if text.isdigit() else 0
-        if not text.isdigit():
+        step = whole_number(text)
+        if step is None:
             notes.append(f"$NEXTDATA is {text!r}, not a byte offset; no further data sets read")
-        if step == 0:
+        if not step:
             return data_sets, notes
         if origin + step + HEADER_SIZE > file_size or len(data_sets) >= _MAX_DATA_SETS:
             notes.append(f"$NEXTDATA points to byte {origin + step}, beyond the file; no further data sets read")
@@ -339,9 +339,10 @@ def _supplemental_range(keywords: dict[str, str], header: Header, file_size: int
     """Absolute bytes of the supplemental TEXT, if any and distinct from the primary TEXT."""
     begin = keywords.get("$BEGINSTEXT", "0").strip()
     end = keywords.get("$ENDSTEXT", "0").strip()
-    if not (begin.isdigit() and end.isdigit()) or int(begin) == 0 or int(end) <= int(begin):
+    first, last = whole_number(begin), whole_number(end)
+    if first is None or last is None or first == 0 or last <= first:
         return None
-    start, stop = header.origin + int(begin), header.origin + int(end)
+    start, stop = header.origin + first, header.origin + last
     if (start, stop) == (header.text_start, header.text_end):
         return None
     if stop >= file_size:
@@ -358,9 +359,3 @@ def _choose(data_sets: list[DataSet], dataset: int | None, path: Path) -> int:
                        f"(numbered 0-{len(data_sets) - 1})", file=path,
                        hint="Run `msclab fcs info` on the file to list its data sets.")
     return dataset
-
-
-def _int_or_none(text: str | None) -> int | None:
-    if text is None or not text.strip().isdigit():
-        return None
-    return int(text.strip())

@@ -17,12 +17,17 @@ import numpy as np
 import pandas as pd
 
 from ...errors import FCSError
+from ._text import whole_number
 
 #: Keywords holding a full ``$SPILLOVER``-format matrix, in order of preference.
 #: ``SPILLOVER`` is how FlowIO/FlowKit name ``$SPILLOVER`` after dropping the ``$``.
 SPILLOVER_KEYWORDS = ("$SPILLOVER", "SPILL", "$SPILL", "SPILLOVER")
-_DFC = re.compile(r"^(\$?)DFC(\d+)TO(\d+)$", re.IGNORECASE)
+#: Most detectors a spillover matrix may have: far above any cytometer's (spectral ones have under 200). It
+#: bounds the dense matrix built from the sparse ``$DFCmTOn`` keywords.
+MAX_DETECTORS = 1000
+_DFC = re.compile(r"^(\$?)DFC([0-9]{1,9})TO([0-9]{1,9})$", re.IGNORECASE)
 _PNN = re.compile(r"^\$?P(\d+)N$", re.IGNORECASE)
+_FL = re.compile(r"^FL([0-9]{1,9})(\D|$)", re.IGNORECASE)
 
 
 def spillover_from_metadata(metadata: Mapping[str, str]) -> tuple[pd.DataFrame, str] | None:
@@ -63,9 +68,9 @@ def _parse_matrix(text: str, key: str) -> pd.DataFrame:
     fields = [f.strip() for f in text.strip().strip(",").split(",")]
     where = f"keyword {key}"
     hint = "Compensate with a matrix from a file instead (the keyword is unusable)."
-    if not fields[0].isdigit() or int(fields[0]) < 1:
+    n = whole_number(fields[0])
+    if not n:
         raise FCSError(f"{key} must start with the number of detectors, not {fields[0]!r}", where=where, hint=hint)
-    n = int(fields[0])
     if len(fields) != 1 + n + n * n:
         raise FCSError(f"{key} declares {n} detectors, so it needs {1 + n + n * n} comma-separated fields, "
                        f"but has {len(fields)}", where=where, hint=hint)
@@ -95,17 +100,24 @@ def _beckman_matrix(metadata: Mapping[str, str]) -> tuple[pd.DataFrame, str] | N
     if not pairs:
         return None
     detectors = sorted({d for pair in pairs for d in pair})
+    keyword = f"{prefix}DFCmTOn" if prefix else "DFCmTOn"
+    if len(detectors) > MAX_DETECTORS:
+        raise FCSError(f"the {keyword} keywords name {len(detectors)} detectors, more than the {MAX_DETECTORS} a "
+                       "spillover matrix may have", where=f"keyword {keyword}",
+                       hint="Compensate with a matrix from a file instead.")
     matrix = np.eye(len(detectors))
     for (source, target), percent in pairs.items():
         if source != target:
             matrix[detectors.index(source), detectors.index(target)] = percent / 100.0
-    names = [_detector_channel(metadata, d) for d in detectors]
-    keyword = f"{prefix}DFCmTOn" if prefix else "DFCmTOn"
+    names = _detector_channels(metadata, detectors)
     return pd.DataFrame(matrix, index=pd.Index(names), columns=pd.Index(names)), keyword
 
 
-def _detector_channel(metadata: Mapping[str, str], detector: int) -> str:
-    """``$PnN`` of the one channel measuring detector ``FL<detector>``, else ``FL<detector>``."""
-    pattern = re.compile(rf"^FL{detector}(\D|$)", re.IGNORECASE)
-    names = [str(v).strip() for k, v in metadata.items() if _PNN.match(k) and pattern.match(str(v).strip())]
-    return names[0] if len(names) == 1 else f"FL{detector}"
+def _detector_channels(metadata: Mapping[str, str], detectors: list[int]) -> list[str]:
+    """``$PnN`` of the one channel measuring each detector ``FL<d>`` (such as ``FL1-H``), else ``FL<d>``."""
+    measuring: dict[int, list[str]] = {}
+    for key, value in metadata.items():
+        match = _FL.match(str(value).strip()) if _PNN.match(key) else None
+        if match:
+            measuring.setdefault(int(match.group(1)), []).append(str(value).strip())
+    return [names[0] if len(names := measuring.get(d, [])) == 1 else f"FL{d}" for d in detectors]
