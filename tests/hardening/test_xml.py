@@ -236,10 +236,8 @@ def test_flowjo_count_that_is_not_a_whole_number_is_refused(tmp_path, count):
         flowjo_counts(target)
 
 
-# -- routed findings ----------------------------------------------------------------------------------------
+# -- fixed findings -----------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=RecursionError, reason="finding GML-3: GateTree.order() (tree.py) visits "
-                   "parents recursively: a chain of ~1,000+ gates listed child first raises RecursionError")
 def test_deep_parent_chain_is_read_or_refused(tmp_path):
     gates = "".join(
         RECT.format(id=f"R{i}", max="2").replace(">", f' gating:parent_id="R{i - 1}">' if i else ">", 1)

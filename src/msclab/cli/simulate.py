@@ -32,12 +32,17 @@ def simulate(
         help="Plant an effect in a chosen direction, e.g. --effect treg_frequency=down (against the "
              "literature) or --effect ifng=none. Repeat for several. Ids as in 'msclab catalogue list'."),
     labels: bool = typer.Option(False, "--labels", help="Also write the true cell type of every event (Parquet)."),
+    panels: str = typer.Option(
+        "th_ics,treg", "--panels",
+        help="Comma-separated panels to acquire, with the controls their protocols need: th_ics, treg, tfh, "
+             "b_cells, nk, cd8_ctl, dc, macrophage, msc_identity (the MSC lot). The default study has th_ics,treg."),
 ) -> None:
     """Write a simulated MSC co-culture study with known truth.
 
     Each donor's PBMC are cultured stimulated alone, with MSCs at 1:10 and 1:50, and
     unstimulated; every culture is stained with a T-helper ICS panel and a Treg panel
-    (with CellTrace Violet), plus a FoxP3 FMO per donor. Files are FCS 3.1 from a
+    (with CellTrace Violet), plus a FoxP3 FMO per donor; --panels adds Tfh, B-cell, NK,
+    CD8 CTL, DC and macrophage panels and the MSC identity panel. Files are FCS 3.1 from a
     simulated 3-laser cytometer with real spillover ($SPILLOVER), debris, doublets,
     dead cells and MSC carry-over. Supernatants are on ELISA plates (IFN-γ, TNF-α,
     IL-17A, IL-10). truth.json records every planted value.
@@ -46,7 +51,7 @@ def simulate(
 
     try:
         design = StudyDesign(donors=donors, events=events, seed=seed, effects=_parse_effects(effect),
-                             null=null, labels=labels)
+                             null=null, labels=labels, panels=tuple(p.strip() for p in panels.split(",") if p.strip()))
         truth = simulate_study(out, design)
     except ValueError as exc:
         raise MsclabError(str(exc), hint="See 'msclab simulate --help'.") from exc

@@ -17,7 +17,10 @@ Which cells a panel sees:
   lymphocytes), as DCs are under 1% of PBMC;
 - ``macrophage``: the adherent cells of the culture (monocyte-derived
   macrophages 55% of events, adherent MSCs at 5x their share of the culture,
-  some lymphocytes);
+  some lymphocytes). The viability dye and the gating markers (CD45, CD14)
+  are in red detectors, where macrophages and MSCs are least autofluorescent:
+  a violet-excited viability dye would not separate dead cells from live
+  macrophages, and a violet CD14 would call autofluorescent MSCs CD14+;
 - ``msc_identity``: the MSC lot itself (ISCT phenotype), with FSC/SSC gain
   lowered for the large cells.
 
@@ -132,8 +135,8 @@ DC = PanelDesign(
 MACROPHAGE_FRACTION, ADHERENT_MSC_SCALE = 0.55, 5.0
 MACROPHAGE = PanelDesign(
     "macrophage",
-    {"CD45": "BV421", "Viability": "BV510", "CD14": "FITC", "HLA-DR": "PerCP-Cy5.5", "CD86": "PE",
-     "CD11b": "PE-Cy7", "CD206": "APC", "CD80": "AF700", "CD163": "APC-Cy7"},
+    {"HLA-DR": "BV421", "CD11b": "BV510", "CD80": "FITC", "CD163": "PerCP-Cy5.5", "CD86": "PE",
+     "CD14": "PE-Cy7", "CD206": "APC", "CD45": "AF700", "Viability": "APC-Cy7"},
     (), description="Monocyte-derived macrophages of the adherent fraction (M1-like CD80/CD86, M2-like CD206/CD163)",
     controls={"CD86": "fmo", "CD206": "fmo", "CD163": "fmo"},
     mixture=(("debris", 0.08), ("doublet", 0.03), ("macrophage", MACROPHAGE_FRACTION), ("msc", None)),

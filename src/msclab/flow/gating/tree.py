@@ -117,22 +117,23 @@ class GateTree:
         """Return population ids so that parents and boolean operands come first."""
         done: dict[str, None] = {}
         visiting: set[str] = set()
-
-        def visit(pid: str) -> None:
-            if pid in done:
-                return
-            if pid in visiting:
-                raise MsclabError(f"gate {pid!r} depends on itself", file=self.source or None,
-                                  hint="Remove the circular parent or boolean reference.")
-            visiting.add(pid)
-            pop = self.populations[pid]
-            for dep in self.dependencies(pid):
-                visit(dep)
-            visiting.discard(pid)
-            done[pop.id] = None
-
-        for pid in self.populations:
-            visit(pid)
+        for start in self.populations:
+            # Iterative depth-first walk (a recursive one overflows on long parent chains).
+            stack: list[tuple[str, bool]] = [(start, False)]
+            while stack:
+                pid, expanded = stack.pop()
+                if pid in done:
+                    continue
+                if expanded:
+                    visiting.discard(pid)
+                    done[pid] = None
+                    continue
+                if pid in visiting:
+                    raise MsclabError(f"gate {pid!r} depends on itself", file=self.source or None,
+                                      hint="Remove the circular parent or boolean reference.")
+                visiting.add(pid)
+                stack.append((pid, True))
+                stack.extend((dep, False) for dep in reversed(self.dependencies(pid)) if dep not in done)
         return list(done)
 
     def dependencies(self, pop_id: str) -> list[str]:
