@@ -15,10 +15,11 @@ standards, 2 blanks, 30 duplicate unknowns per plate x analyte; see
 - ``baseline``: one unweighted 4PL :func:`scipy.optimize.curve_fit` per curve
   plus the closed-form inverse for the unknowns (no QC, no CIs, no flags).
 
-Prints seconds, the ratio to the baseline, whether the parallel run's results
-equal the serial run's, the machine's load average (the timings are wall
-clock, so other work on the machine inflates them), and the median relative
-error of in-range unknowns for msclab and the baseline. Not a timed test.
+Prints wall-clock seconds, the ratio to the baseline, the CPU seconds of the
+quantify runs (over all processes; less sensitive than wall clock to other
+work on the machine, whose load average is printed too), whether the parallel
+run's results equal the serial run's, and the median relative error of
+in-range unknowns for msclab and the baseline. Not a timed test.
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def baseline(table: pd.DataFrame) -> pd.Series:
     return out
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (worker processes)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plates", type=int, default=40)
@@ -87,13 +94,13 @@ def main() -> None:
 
     load_before = os.getloadavg()[0]
     unknowns = table.drop(columns="true_concentration")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     result = quantify(unknowns, n_jobs=1)
-    t_serial = time.perf_counter() - t0
+    t_serial, c_serial = time.perf_counter() - t0, _cpu_seconds() - c0
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     parallel = quantify(unknowns, n_jobs=args.processes)
-    t_parallel = time.perf_counter() - t0
+    t_parallel, c_parallel = time.perf_counter() - t0, _cpu_seconds() - c0
     identical = all(
         getattr(result, name).equals(getattr(parallel, name)) for name in ("wells", "curves", "masks")
     )
@@ -114,14 +121,15 @@ def main() -> None:
     err_msclab = np.median(np.abs(inside["concentration"] / inside["truth"] - 1))
     err_base = np.nanmedian(np.abs(inside["base"] / inside["truth"] - 1))
 
-    def line(name: str, seconds: float, ratio: bool = True) -> str:
+    def line(name: str, seconds: float, cpu: float | None = None, ratio: bool = True) -> str:
         text = f"{name:<30} {seconds:8.2f} s  ({1000 * seconds / n_curves:.1f} ms/curve)"
-        return text + (f"  ratio {seconds / t_base:.1f}x" if ratio else "")
+        text += f"  ratio {seconds / t_base:.1f}x" if ratio else ""
+        return text + (f"  [CPU {cpu:.2f} s, all processes]" if cpu is not None else "")
 
     print(f"{n_curves} curves ({args.plates} plates x {args.analytes} analytes), {len(table)} wells; "
           f"{os.cpu_count()} cores, load average {load_before:.2f} before, {load_after:.2f} after")
-    print(line("msclab quantify, 1 process", t_serial))
-    print(line(f"msclab quantify, {args.processes} processes", t_parallel))
+    print(line("msclab quantify, 1 process", t_serial, c_serial))
+    print(line(f"msclab quantify, {args.processes} processes", t_parallel, c_parallel))
     print(line("msclab fit_curve, 1 process", t_fit))
     print(line("baseline curve_fit", t_base, ratio=False))
     print(f"parallel results identical to serial: {'yes' if identical else 'NO'}")

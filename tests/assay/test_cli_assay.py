@@ -29,7 +29,7 @@ def test_fit_writes_contract_columns(tmp_path, monkeypatch, sim):
     table.to_csv(source, index=False)
     export = AssayExport(table=table.drop(columns="true_concentration"), path=source, format="test",
                          metadata={"units": {"IL6": "pg/mL", "IL10": "pg/mL"}}, leniencies=["a leniency"])
-    monkeypatch.setattr(assay_cli, "_read", lambda path, layout, fmt: export)
+    monkeypatch.setattr(assay_cli, "_read", lambda path, layout, fmt, beads=None: export)
     out = tmp_path / "out"
     code = _run(monkeypatch, ["assay", "fit", str(source), "-o", str(out), "--model", "4pl"])
     assert code == 1  # IL10 is noise: its curve fails and is listed

@@ -130,3 +130,65 @@ def test_many_donors_and_seeds_give_valid_compositions(tmp_path, seed):
         comp = sample["composition"]
         assert 0 < comp["cd4_of_t"] + comp["cd8_of_t"] < 1
         assert comp["treg"] + comp["foxp3_activated"] + comp["activated"] < 1
+
+
+# SHA-256 of the FCS files of simulate_study(tmp, StudyDesign(donors=2, events=1000, seed=3)), recorded with
+# the simulator as committed before StudyDesign.panels existed (git 46077f6: sha256 of every file under fcs/).
+# The default study (th_ics and treg) must stay byte-identical, so every existing seed and example_data too.
+_DEFAULT_STUDY_SEED3_FCS = {
+    "fcs/D1_fmo_foxp3_treg.fcs": "e32b419eb81c5d2b691a87ee58b5b44a93ff89d44c16ce0d48c072fe1035aaa6",
+    "fcs/D1_msc10_th_ics.fcs": "b0034c09a8c69b0f7b20484c14171c7797e0418900345b86a020c9aa905566d3",
+    "fcs/D1_msc10_treg.fcs": "c73104f451cf97fe024920c7afc56dd3370ff4f6aabc6ddeacb72dae832505d2",
+    "fcs/D1_msc50_th_ics.fcs": "1f7bc68cfe27e0257641bca678edfee0558046538b8dc588792685c9f2b15039",
+    "fcs/D1_msc50_treg.fcs": "06579f0b3da2692f149f4b38cb881e04873a24e54deade792956ed6c7efe5196",
+    "fcs/D1_pbmc_th_ics.fcs": "0552153c44f0b8d88671216628ead6c506cdc1666941fc0d2f20c3d5fc8909f6",
+    "fcs/D1_pbmc_treg.fcs": "60a1eb0efd1eeaa57d92b8dea9c1da9cdebba6dcfcb72dcca35979fddc3190e7",
+    "fcs/D1_unstim_th_ics.fcs": "5b95e67665297266d05a10807afee07efa81943daa4d4b1db124201aa7e7cee2",
+    "fcs/D1_unstim_treg.fcs": "6e32160d374abf2ccf548b740df0a3c564d69668a13398221eebfc7be31c749d",
+    "fcs/D2_fmo_foxp3_treg.fcs": "09200ba41652240fd6bf43a6bbc96f630d8d9c44e4769d2f0d0f2f460d826911",
+    "fcs/D2_msc10_th_ics.fcs": "24fc16c8b0d832b25bda800bdfb379b363bec68773dd0a92ecf6c870fbadca11",
+    "fcs/D2_msc10_treg.fcs": "b194e607c0d9ca913d751d4208401507c3362743c3d5c4feeb0d475346d9f2a9",
+    "fcs/D2_msc50_th_ics.fcs": "6e96c16ebbdf7a9ed62afb7e9df5660fbe99eab5ce142fcfef8004f352ac7faf",
+    "fcs/D2_msc50_treg.fcs": "eb89d0b1074c6ae3207199b09cb41556435687383e8ebd9dacf5177f5ecd8e34",
+    "fcs/D2_pbmc_th_ics.fcs": "0bb55a68603e5865ca670b8213f78d89185c3248dcaa1f1c064a8772623da177",
+    "fcs/D2_pbmc_treg.fcs": "963ee414381c9479a81d9edffd37302e8445283449c95fbbb0009764f5a542a5",
+    "fcs/D2_unstim_th_ics.fcs": "fd93003a2a87111a07b582b1a99480f853532e8599805d794e22daa5baa09da9",
+    "fcs/D2_unstim_treg.fcs": "d8305dac9ab655160dedd2275e7acf397df625a7ce8dcf08d25b6a63d28c267a",
+}
+
+
+def test_default_design_is_byte_identical_to_before_panels_were_optional(tmp_path):
+    simulate_study(tmp_path, StudyDesign(donors=2, events=1000, seed=3))
+    hashes = {k: v for k, v in _hashes(tmp_path).items() if k.startswith("fcs/")}
+    assert hashes == _DEFAULT_STUDY_SEED3_FCS
+    assert "panels" not in json.loads((tmp_path / "truth.json").read_text())["design"]
+
+
+def test_adding_panels_leaves_the_t_cell_files_and_plates_unchanged(tmp_path):
+    simulate_study(tmp_path / "default", StudyDesign(donors=1, events=600, seed=4))
+    truth = simulate_study(tmp_path / "more", StudyDesign(donors=1, events=600, seed=4,
+                                                          panels=("th_ics", "treg", "nk", "msc_identity")))
+    default = _hashes(tmp_path / "default")
+    more = _hashes(tmp_path / "more")
+    unchanged = [k for k in default if k.startswith(("fcs/", "elisa/"))]
+    assert unchanged and all(more[k] == default[k] for k in unchanged)
+    assert {"nk_cytotoxicity", "nk_ifng"} <= set(truth["effects"])
+    assert "tfh_frequency" not in truth["effects"]
+    assert set(truth["samples"]["MSC1"]["populations"]) == {"msc_identity"}
+    assert "D1_unstim_nk.fcs" in "".join(truth["files"])
+
+
+def test_dc_panel_adds_a_detector_and_its_spillover(tmp_path):
+    simulate_study(tmp_path, StudyDesign(donors=1, events=600, seed=2, panels=("th_ics", "dc")))
+    dc = fk.Sample(tmp_path / "fcs/D1_pbmc_dc.fcs")
+    detectors = dc.metadata["spillover"].split(",")[1:11]
+    assert "V610-A" in dc.pnn_labels and detectors == list(spillover_matrix(tuple(detectors)).columns)
+    assert dc.pns_labels[dc.pnn_labels.index("V610-A")] == "HLA-DR"
+    assert "V610-A" not in fk.Sample(tmp_path / "fcs/D1_pbmc_th_ics.fcs").pnn_labels
+
+
+def test_unknown_panels_and_effects_of_absent_panels_are_refused():
+    with pytest.raises(ValueError, match="unknown panels"):
+        StudyDesign(panels=("th_ics", "bcells"))
+    with pytest.raises(ValueError, match="only with the tfh panel"):
+        simulate_study("unused", StudyDesign(effects={"tfh_frequency": "up"}))

@@ -245,19 +245,24 @@ _WELL_KEYWORDS = ("$LOCATIONID", "$WELLID", "WELL ID", "WELL_ID")
 _FCS_SUFFIXES = {".fcs", ".lmd"}
 
 
-def _level_and_well(name: str, panel: BeadPanel) -> tuple[str | None, str | None]:
-    """The standard level and the well named in a sample or file name (``K2-C07-A7`` -> ``C7``, ``A7``).
+def _parse_name(name: str, panel: BeadPanel) -> tuple[str | None, str | None, str]:
+    """Standard level, well and sample named in a file name (``K2-C07-A7`` -> ``C7``, ``A7``, ``K2-C07``).
 
     Level names (``C0``..``C7``) look like well names, so the level is the
     first token equal to a panel level (leading zeros ignored) and the well
-    is the last other token that is a well name.
+    is the last other token that is a well name; the sample is the name
+    without that well token (``S1_B1`` -> ``S1``).
     """
     levels = {_squash_zeros(level): level for level in [*panel.standard_levels, panel.blank_level]}
     tokens = [t for t in re.split(r"[_\-\s.]+", name) if t]
     level_token = next((t for t in tokens if _squash_zeros(t) in levels), None)
     wells = [t for t in tokens if t is not level_token and parse_well(t) is not None]
+    sample = name
+    if wells:
+        cut = name.rfind(wells[-1])
+        sample = (name[:cut].rstrip("_- .") + name[cut + len(wells[-1]):]).strip("_- .") or name
     return (levels[_squash_zeros(level_token)] if level_token else None,
-            normalise_well(wells[-1]) if wells else None)
+            normalise_well(wells[-1]) if wells else None, sample)
 
 
 def _squash_zeros(token: str) -> str:
@@ -272,7 +277,7 @@ def read_bead_plate(source: str | PathLike[str], panel: BeadPanel | str | PathLi
 
     Each file's well comes from its ``$LOCATIONID``/``$WELLID`` keyword, else
     from a well name in the file name; its sample from ``$SRC``, else the file
-    name. A sample named like one of the panel's standard levels (``C7`` ..
+    name without the well. A sample named like one of the panel's standard levels (``C7`` ..
     ``C1``, blank ``C0``; LEGENDplex's convention) is a standard of that level,
     with its concentration from the panel; every other file is an unknown
     sample. A plate layout (:func:`msclab.io.layout.apply_layout`) can then
@@ -304,8 +309,8 @@ def read_bead_plate(source: str | PathLike[str], panel: BeadPanel | str | PathLi
     info, seen = {}, {}
     for path in files:
         keywords = open_fcs(path).keywords
-        sample = keywords.get("$SRC", "").strip() or path.stem
-        level, well_in_name = _level_and_well(sample if sample != path.stem else path.stem, panel)
+        level, well_in_name, sample = _parse_name(path.stem, panel)
+        sample = keywords.get("$SRC", "").strip() or sample
         well = next((keywords[k].strip() for k in _WELL_KEYWORDS if keywords.get(k, "").strip()), None)
         well = normalise_well(well) if well else well_in_name or path.stem
         if well in seen:
