@@ -17,6 +17,7 @@ import anndata as ad
 import pandas as pd
 
 from ._files import atomic_path, atomic_write
+from .assay.quantify import AssayResult
 from .compare import Comparison, score
 from .compare.analytes import catalogue_id_for_analyte
 from .errors import MsclabError
@@ -112,10 +113,11 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if gates_dir is not None:
             written = result.write_gatingml(gates_dir)
             prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
-    return (records, _concat(populations), _concat(qc), failures, plots)
+    return (records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate the non-empty frames (an empty frame when there are none)."""
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -129,7 +131,7 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
     (:func:`msclab.normalise.calibrate_plates`) and the factors recorded.
     """
     from .assay.plots import save_curve_plots
-    from .assay.quantify import AssayResult, quantify
+    from .assay.quantify import quantify
     from .io.assay import read_assay
 
     results, failures, plots = [], [], []
@@ -150,20 +152,33 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
         if plots_dir is not None:
             plots += save_curve_plots(result, plots_dir / "curves" / assay.id)
         results.append((assay.id, result))
+    return (*combine_assays(exp, results, prov), failures, plots)
+
+
+def combine_assays(exp: Experiment, results: list[tuple[str, AssayResult]], prov: Provenance
+                   ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """Join the plates' results: calibrate across plates, then one record per sample and analyte.
+
+    Returns
+    -------
+    records, wells, curves
+        Readout records of the samplesheet's samples (mapped to catalogue
+        effects by analyte name), every well, every curve.
+    """
     if not results:
-        return [], pd.DataFrame(), pd.DataFrame(), failures, plots
-    wells = _concat([r.wells.assign(assay=a) for a, r in results])
+        return [], pd.DataFrame(), pd.DataFrame()
+    wells = concat_frames([r.wells.assign(assay=a) for a, r in results])
     empty = (wells["sample_type"] == "unknown") & (wells["sample_id"] == "") & wells["signal"].isna()
     wells = _calibrate_across_plates(wells[~empty], exp, prov)
-    curves = _concat([r.curves.assign(assay=a) for a, r in results])
-    combined = AssayResult(wells, curves, _concat([r.masks for _, r in results]), settings=results[0][1].settings)
+    curves = concat_frames([r.curves.assign(assay=a) for a, r in results])
+    combined = AssayResult(wells, curves, concat_frames([r.masks for _, r in results]), settings=results[0][1].settings)
     known = set(exp.samples.index)
     unknown = sorted(set(wells.loc[wells["sample_type"] == "unknown", "sample_id"]) - known - {""})
     if unknown:
         prov.steps["assay_samples_not_in_samplesheet"] = unknown
     records = combined.readout_records()
     records["catalogue_id"] = records["analyte"].map(catalogue_id_for_analyte)
-    return [records[records["sample_id"].isin(known)]], wells, curves, failures, plots
+    return [records[records["sample_id"].isin(known)]], wells, curves
 
 
 def _calibrate_across_plates(wells: pd.DataFrame, exp: Experiment, prov: Provenance) -> pd.DataFrame:
@@ -215,19 +230,45 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     settings = settings or Settings()
     out = Path(out)
     exp = read_experiment(experiment, allow=allow)
-    prov = Provenance("analyze", parameters={"experiment": str(exp.path), "out": str(out), **vars(settings)})
+    prov = start_provenance(exp, out, settings)
+    plots_dir = out / "plots" if settings.plots else None
+    flow = run_flow(exp, prov, plots_dir, out / "gates")
+    assays = run_assays(exp, prov, settings, plots_dir)
+    return finish_analysis(exp, prov, settings, flow, assays, out)
+
+
+def start_provenance(exp: Experiment, out: Path, settings: Settings, command: str = "analyze") -> Provenance:
+    """The provenance record an analysis starts with: parameters and every input with its hash."""
+    prov = Provenance(command, parameters={"experiment": str(exp.path), "out": str(out), **vars(settings)})
     prov.add_input(exp.path, "manifest")
     prov.add_input(exp.root / exp.spec.samplesheet, "samplesheet")
     for file in exp.files()["file"]:
         prov.add_input(file, "fcs")
     for assay in exp.spec.assays:
         prov.add_input(exp.root / assay.file, "assay")
-        if assay.layout:
-            prov.add_input(exp.root / assay.layout, "layout")
-    plots_dir = out / "plots" if settings.plots else None
+        for role in ("layout", "beads"):
+            if getattr(assay, role):
+                prov.add_input(exp.root / getattr(assay, role), role)
+    return prov
 
-    flow_records, populations, flow_qc, flow_failures, flow_plots = run_flow(exp, prov, plots_dir, out / "gates")
-    assay_records, concentrations, curves, assay_failures, curve_plots = run_assays(exp, prov, settings, plots_dir)
+
+def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow: tuple, assays: tuple,
+                    out: Path) -> AnalysisResult:
+    """From quantified flow panels and assay plates to readouts, effects, comparison and every output.
+
+    Parameters
+    ----------
+    exp, prov, settings
+        The experiment, its provenance record and the analysis parameters.
+    flow
+        What :func:`run_flow` returns: records, populations, QC, failures, plots.
+    assays
+        What :func:`run_assays` returns: records, concentrations, curves, failures, plots.
+    out
+        The output folder.
+    """
+    flow_records, populations, flow_qc, flow_failures, flow_plots = flow
+    assay_records, concentrations, curves, assay_failures, curve_plots = assays
     failures = pd.DataFrame(flow_failures + assay_failures, columns=["sample_id", "stage", "reason"])
 
     records = [r for r in flow_records + assay_records if len(r)]
@@ -242,8 +283,7 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
 
     effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
     trends = _dose_trends(readouts, exp)
-    catalogue = _catalogue(exp)
-    comparison = score(effects, catalogue, exp.spec.context, exp.spec.modifiers, seed=settings.seed)
+    comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed)
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
     result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,
@@ -290,7 +330,7 @@ def _dose_trends(readouts: ad.AnnData, exp: Experiment) -> pd.DataFrame:
         # dose_trend reads the ratio from obs, so the treated samples are named by id, not by ratio.
         by_id = contrast.model_copy(update={"treatment": {"sample_id": list(treated)}})
         parts.append(dose_trend(readouts, by_id))
-    return _concat(parts)
+    return concat_frames(parts)
 
 
 def _catalogue(exp: Experiment):

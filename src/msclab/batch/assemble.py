@@ -18,15 +18,9 @@ from typing import Any
 import pandas as pd
 
 from ..assay.quantify import AssayResult
-from ..compare import score
-from ..compare.analytes import catalogue_id_for_analyte
 from ..experiment import Experiment
-from ..pipeline import (
-    AnalysisResult, Settings, _calibrate_across_plates, _catalogue, _concat, _mark_failures, write_outputs,
-)
+from ..pipeline import AnalysisResult, Settings, combine_assays, concat_frames, finish_analysis, start_provenance
 from ..provenance import Provenance
-from ..readouts import build_readouts
-from ..stats import estimate_effects
 from .cache import load
 
 
@@ -47,20 +41,6 @@ class Unit:
     stage: str
     sample_id: str
     key: str
-
-
-def start_provenance(exp: Experiment, out: Path, settings: Settings) -> Provenance:
-    """The provenance record ``analyze`` starts with: parameters and every input with its hash."""
-    prov = Provenance("batch", parameters={"experiment": str(exp.path), "out": str(out), **vars(settings)})
-    prov.add_input(exp.path, "manifest")
-    prov.add_input(exp.root / exp.spec.samplesheet, "samplesheet")
-    for file in exp.files()["file"]:
-        prov.add_input(file, "fcs")
-    for assay in exp.spec.assays:
-        prov.add_input(exp.root / assay.file, "assay")
-        if assay.layout:
-            prov.add_input(exp.root / assay.layout, "layout")
-    return prov
 
 
 def _flow(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance
@@ -97,7 +77,7 @@ def _flow(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance
         prov.steps.setdefault("gating", {})[panel] = {
             "protocol_source": exp.spec.panels[panel].protocol or panel, "samples": gates, "failures": panel_failures}
         prov.steps.setdefault("resolved_gates", {})[panel] = gatingml
-    return records, _concat(populations), _concat(qc), failures, plots
+    return records, concat_frames(populations), concat_frames(qc), failures, plots
 
 
 def _assays(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance
@@ -116,20 +96,7 @@ def _assays(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenanc
         plots += [Path(p) for p in record["plots"]]
         results.append((assay.id, AssayResult(tables["wells"], tables["curves"], tables["masks"],
                                               settings=record["settings"])))
-    if not results:
-        return [], pd.DataFrame(), pd.DataFrame(), failures, plots
-    wells = _concat([r.wells.assign(assay=a) for a, r in results])
-    empty = (wells["sample_type"] == "unknown") & (wells["sample_id"] == "") & wells["signal"].isna()
-    wells = _calibrate_across_plates(wells[~empty], exp, prov)
-    curves = _concat([r.curves.assign(assay=a) for a, r in results])
-    combined = AssayResult(wells, curves, _concat([r.masks for _, r in results]), settings=results[0][1].settings)
-    known = set(exp.samples.index)
-    unknown = sorted(set(wells.loc[wells["sample_type"] == "unknown", "sample_id"]) - known - {""})
-    if unknown:
-        prov.steps["assay_samples_not_in_samplesheet"] = unknown
-    records = combined.readout_records()
-    records["catalogue_id"] = records["analyte"].map(catalogue_id_for_analyte)
-    return [records[records["sample_id"].isin(known)]], wells, curves, failures, plots
+    return (*combine_assays(exp, results, prov), failures, plots)
 
 
 def assemble(exp: Experiment, units: Sequence[Unit], cache: Path, out: Path, settings: Settings) -> AnalysisResult:
@@ -148,28 +115,8 @@ def assemble(exp: Experiment, units: Sequence[Unit], cache: Path, out: Path, set
     settings
         Analysis parameters.
     """
-    prov = start_provenance(exp, out, settings)
-    flow_records, populations, flow_qc, flow_failures, flow_plots = _flow(exp, units, cache, prov)
-    assay_records, concentrations, curves, assay_failures, curve_plots = _assays(exp, units, cache, prov)
-    failures = pd.DataFrame(flow_failures + assay_failures, columns=["sample_id", "stage", "reason"])
-
-    records = [r for r in flow_records + assay_records if len(r)]
-    table = pd.concat(records, ignore_index=True) if records else pd.DataFrame()
-    readouts = build_readouts(exp.samples, table)
-    mapping = exp.spec.catalogue_mapping
-    if mapping:
-        known = readouts.var.index.intersection(list(mapping))
-        readouts.var.loc[known, "catalogue_id"] = [mapping[r] for r in known]
-    _mark_failures(readouts, failures)
-    readouts.uns["experiment"] = {"name": exp.spec.name, "context": exp.spec.context}
-
-    effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
-    comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed)
-    prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
-    result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,
-                            {"gates": flow_plots, "curves": curve_plots}, prov, flow_qc)
-    write_outputs(result, out)
-    return result
+    prov = start_provenance(exp, out, settings, command="batch")
+    return finish_analysis(exp, prov, settings, _flow(exp, units, cache, prov), _assays(exp, units, cache, prov), out)
 
 
 def _text(value: object) -> str:

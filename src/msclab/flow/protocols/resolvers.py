@@ -151,7 +151,10 @@ def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[
         slope, intercept = np.polyfit(x[keep], y[keep], 1)
         resid = y - (intercept + slope * x)
         scale = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep]))) or 1e-6
-        keep = np.abs(resid) < 2.5 * scale
+        tighter = np.abs(resid) < 2.5 * scale
+        if tighter.sum() < 10:  # too few events left to refit: keep the current band
+            break
+        keep = tighter
     centre = float(np.median(resid[keep]))
     spread = max(float(scale), 1e-6)
     lo, hi = np.percentile(x, [0.0, 100.0])
