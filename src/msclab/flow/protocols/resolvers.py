@@ -146,6 +146,8 @@ def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[
     x, y = area[ok], height[ok]
     if len(x) < 50:
         raise MsclabError(f"only {len(x)} events to find singlets")
+    if not np.ptp(x) > 0:
+        raise MsclabError("the area signal has no spread (every event has the same value) to find singlets")
     keep = np.ones(len(x), dtype=bool)
     for _ in range(4):
         slope, intercept = np.polyfit(x[keep], y[keep], 1)
