@@ -6,7 +6,9 @@ per donor, and the donor effects are summarised (:mod:`msclab.stats.paired`):
 mean, paired-t 95% CI, bootstrap-over-donors 95% CI, paired t and Wilcoxon
 signed-rank p-values. Benjamini-Hochberg q-values are computed across the
 readouts of each contrast (one family per contrast). A sensitivity analysis
-repeats the estimate with censored (<LLOQ, >ULOQ) values dropped.
+repeats the estimate with censored (<LLOQ, >ULOQ) values dropped. When
+replicates are nested in donors, a random-donor-intercept mixed model of the
+per-pair effects (:mod:`msclab.stats.mixed`) is reported next to it.
 
 See ``docs/statistics.md`` for the choices and their references.
 """
@@ -25,6 +27,7 @@ from ..normalise import controls  # module import: controls itself imports stats
 from ..normalise.censoring import DROP_CENSORED, CensoringRule, apply_censoring
 from .contrasts import Contrast
 from .fdr import bh_qvalues
+from .mixed import mixed_effects
 from .paired import bootstrap_interval, t_stats, wilcoxon_p
 
 #: Columns of ``effects.csv`` that scripts rely on (design contract), first.
@@ -114,7 +117,7 @@ def _one_contrast(
     for col in controls.ARM_COLUMNS:
         out[col] = [_arm(samples[r], col) for r in names]
     out["donor_values"] = donor_values
-    return out
+    return pd.concat([out, mixed_effects(paired, names, confidence)], axis=1)
 
 
 def estimate_effects(
@@ -155,8 +158,10 @@ def estimate_effects(
         interval, Wilcoxon p/q, the percentage-point difference of frequencies
         with its CI, censoring counts and rule, the sensitivity analysis, the
         MSC-arm description (``msc_ratio``, ``culture``, ``msc_source``,
-        ``msc_licensing``) and ``donor_values`` (JSON of the donor effects, used
-        by the comparison's bootstrap).
+        ``msc_licensing``), ``donor_values`` (JSON of the donor effects, used
+        by the comparison's bootstrap) and the mixed-model columns of
+        :data:`~msclab.stats.mixed.MIXED_COLUMNS` (NaN unless a donor has
+        replicate pairs).
     """
     contrasts = [contrasts] if isinstance(contrasts, Contrast) else list(contrasts)
     names = [c.name for c in contrasts]
