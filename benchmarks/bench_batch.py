@@ -3,8 +3,9 @@
 1. Simulates P plates (studies) of about W FCS files with E events each
    (``msclab.simulate``; 9 files per donor, so ``ceil(W / 9)`` donors).
 2. Runs the full pipeline on them with ``msclab batch --serial`` and with
-   ``msclab batch --scheduler`` on a 2-worker x 1-thread LocalCluster started
-   here (so each worker's peak RSS can be read); both without plots, each into
+   ``msclab batch --scheduler`` on the 2-worker x 1-thread LocalCluster that
+   ``msclab batch --workers 2`` would start, started here (so each worker's
+   peak RSS can be read); both without plots, each into
    a fresh folder. Reports flow samples per second and peak RSS (serial: the
    process; Dask: each worker), and checks the two give identical tables.
 3. The gating part against FlowKit: every sample's resolved gate tree (the
@@ -49,9 +50,12 @@ def simulate(workdir: Path, plates: int, wells: int, events: int) -> list[Path]:
     return folders
 
 
+EXTRA: list[str] = []  # options passed to every ``msclab batch`` run (``--samples-per-task``)
+
+
 def _batch(args: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "msclab", "batch", *args, "--no-plots", "--quiet"], check=True)
+    subprocess.run([sys.executable, "-m", "msclab", "batch", *args, *EXTRA, "--no-plots", "--quiet"], check=True)
     return time.perf_counter() - start
 
 
@@ -67,10 +71,11 @@ def _peak_rss_mb() -> float:
 
 def run_dask(folders: list[Path], out: Path, workers: int) -> dict:
     """The batch on a LocalCluster of ``workers`` x 1 thread; wall time and each worker's peak RSS."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    from msclab.batch.execute import local_cluster
+
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         seconds = _batch([*map(str, folders), "-o", str(out), "--scheduler", cluster.scheduler_address])
         peaks = list(client.run(_peak_rss_mb).values())
     return {"seconds": seconds, "worker_peak_mb": peaks}
@@ -119,8 +124,12 @@ def main() -> None:
     parser.add_argument("--wells", type=int, default=96, help="FCS files per plate (about)")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--samples-per-task", type=int, default=None,
+                        help="passed to msclab batch (default: its own, all samples sharing controls)")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
+    if args.samples_per_task:
+        EXTRA.extend(["--samples-per-task", str(args.samples_per_task)])
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_batch_"))
     start = time.perf_counter()
     folders = simulate(workdir / "inputs", args.plates, args.wells, args.events)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msclab.batch.controls import all_controls, closure, control_needs, controls_of, pooled_gates
+from msclab.batch.controls import all_controls, closure, control_needs, controls_of, pooled_gates, task_groups
 from msclab.experiment import read_experiment
 from msclab.flow.protocols import load_protocol
 
@@ -39,3 +39,24 @@ def test_without_a_same_donor_control_every_control_of_the_kind_is_pooled(study)
     _, needs, rows = _panel(study, "th_ics")
     rows = rows[rows["sample_id"] != "D2_unstim"]
     assert controls_of("D2_pbmc", rows, needs) == ["D1_unstim"]
+
+
+def test_default_tasks_gate_every_file_of_the_simulated_design_once(study):
+    for name in ("treg", "th_ics"):
+        _, needs, rows = _panel(study, name)
+        todo = list(rows["sample_id"])
+        groups = task_groups(todo, rows, needs, None)
+        # one task per donor, whose subset is exactly its targets (controls included)
+        assert len(groups) == rows["donor"].nunique()
+        assert all(targets and sorted(targets) == sorted(subset) for targets, subset in groups)
+        assert sorted(s for targets, _ in groups for s in targets) == sorted(todo)
+
+
+def test_one_sample_per_task_gates_its_controls_with_it(study):
+    _, needs, rows = _panel(study, "treg")
+    groups = task_groups(list(rows["sample_id"]), rows, needs, 1)
+    first = next(subset for targets, subset in groups if targets[0] == "D1_pbmc")
+    assert first == ["D1_pbmc", "D1_unstim", "D1_fmo_foxp3"]
+    # a donor's controls are done with its first sample, once; every sample is a target once
+    targets = [s for t, _ in groups for s in t]
+    assert sorted(targets) == sorted(rows["sample_id"]) and len(groups) == 6

@@ -10,7 +10,6 @@ import sys
 
 import anndata as ad
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from msclab.cli import app

@@ -179,3 +179,48 @@ def all_controls(targets: Sequence[str], rows: pd.DataFrame) -> list[str]:
     """Return ``targets`` and every control sample of the panel, in samplesheet order."""
     wanted = set(targets) | {str(r["sample_id"]) for r in rows.to_dict("records") if is_control(r)}
     return [sid for sid in rows["sample_id"].astype(str) if sid in wanted]
+
+
+def task_groups(todo: Sequence[str], rows: pd.DataFrame, needs: Sequence[ControlNeed],
+                samples_per_task: int | None = None) -> list[tuple[list[str], list[str]]]:
+    """Split the samples still to do into tasks.
+
+    Samples that depend on the same controls go together, ``samples_per_task``
+    at a time. A control sample still to do whose own controls are already in
+    a task's subset becomes a target of that task, so it is gated there and
+    not again in a task of its own.
+
+    Parameters
+    ----------
+    todo
+        Sample ids still to quantify.
+    rows
+        The panel's samplesheet rows (one per sample).
+    needs
+        From :func:`control_needs`.
+    samples_per_task
+        At most this many samples sharing controls per task; None: all of them.
+
+    Returns
+    -------
+    list of (targets, subset)
+        Per task, the samples whose results it keeps and the samples it gates
+        (``targets`` and their :func:`closure`), in samplesheet order.
+    """
+    by_controls: dict[tuple[str, ...], list[str]] = {}
+    for sid in todo:
+        by_controls.setdefault(tuple(controls_of(sid, rows, needs)), []).append(sid)
+    size = samples_per_task or len(todo) or 1
+    chunks = [members[i:i + size] for members in by_controls.values() for i in range(0, len(members), size)]
+    chunks.sort(key=lambda chunk: -len(closure(chunk, rows, needs)))
+    pending, groups = set(todo), []
+    for chunk in chunks:
+        targets = [sid for sid in chunk if sid in pending]
+        if not targets:
+            continue
+        subset = closure(targets, rows, needs)
+        targets += [sid for sid in subset if sid in pending and sid not in targets
+                    and set(closure([sid], rows, needs)) <= set(subset)]
+        pending -= set(targets)
+        groups.append(([sid for sid in subset if sid in targets], subset))
+    return groups

@@ -15,10 +15,13 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .plan import ExperimentPlan
 from .tasks import cached_assemble, run_assay_task, run_assemble_task, run_flow_task
+
+if TYPE_CHECKING:
+    from distributed import LocalCluster
 
 
 def default_workers() -> int:
@@ -27,6 +30,24 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def local_cluster(workers: int | None = None) -> LocalCluster:
+    """Start an embedded :class:`~distributed.LocalCluster` for msclab: ``workers`` x 1 thread, in processes.
+
+    Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_`` in its workers, which fixes
+    glibc's mmap threshold at 128 KiB, so every event array is mapped and
+    zeroed afresh; on 100,000-event samples that made the same tasks take
+    about 1.5x the time of a serial run (see ``benchmarks/bench_batch.py``).
+    The workers here keep glibc's adaptive threshold; they hold one task's
+    samples at a time, so their memory stays bounded without trimming.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                            dashboard_address=None, silence_logs=logging.ERROR)
 
 
 def run_serial(plans: Sequence[ExperimentPlan]) -> Iterator[dict[str, Any]]:
@@ -66,20 +87,19 @@ def run_dask(plans: Sequence[ExperimentPlan], *, workers: int | None = None, sch
     plans
         The experiments' plans.
     workers
-        Workers of an embedded :class:`~distributed.LocalCluster` (one thread
-        each); default :func:`default_workers`.
+        Workers of an embedded cluster (:func:`local_cluster`); default
+        :func:`default_workers`.
     scheduler
         Address of an existing Dask scheduler (``tcp://host:8786``) instead.
     run_id
         Prefix of the task keys (unique per run).
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     if scheduler:
         cluster, client = None, Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = local_cluster(workers)
         client = Client(cluster)
     try:
         tasks: dict[Any, tuple[str, Any]] = {}

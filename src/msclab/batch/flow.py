@@ -7,9 +7,10 @@ samples they depend on (:mod:`msclab.batch.controls`), runs
 targets' results. The controls are read and gated again inside the task, so a
 task reads only its own few files and needs no other task's output; the
 targets get exactly the gates, records and QC they get when the whole panel is
-quantified at once (``msclab analyze``). If a control of the subset fails, the
-resolver would have matched another control, so the subset is widened to
-every control sample of the panel and the targets are quantified again.
+quantified at once (``msclab analyze``). If a control of the subset fails
+(whether a target or not), the resolver would have matched another control, so
+the subset is widened to every control sample of the panel and the targets are
+quantified again.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..flow.gating.gatingml import write_gatingml
 from ..flow.panel import PanelResult, quantify_panel
 from ..flow.protocols.sample import safe_id
 from ..provenance import Provenance
-from .controls import all_controls
+from .controls import all_controls, is_control
 
 
 @dataclass
@@ -116,7 +117,8 @@ def quantify_samples(experiment: Experiment, panel: str, targets: Sequence[str],
         try:
             result, prov = _quantify(experiment, panel, subset, plots_dir)
             wider = all_controls(targets, experiment.files(panel))
-            if any(sid not in targets for sid in result.failures) and list(subset) != wider:
+            controls = {str(r["sample_id"]) for r in experiment.files(panel).to_dict("records") if is_control(r)}
+            if controls & set(result.failures) and list(subset) != wider:
                 result, prov = _quantify(experiment, panel, wider, plots_dir)
         except MsclabError as exc:
             return [SampleOutcome(sid, panel, files[sid], failure=str(exc)) for sid in targets]

@@ -4,8 +4,10 @@ Every flow sample of every panel and every assay plate is a *unit* with a
 cache key: the SHA-256 of its inputs (samplesheet row and file content, the
 panel, the protocol, every control sample it may be gated with), the
 parameters that affect it and the msclab version. Units already in the cache
-are not scheduled again. Uncached flow samples become tasks of up to
-``samples_per_task`` samples that share the same controls; a panel whose
+are not scheduled again. Uncached flow samples that share the same controls
+become one task (or tasks of ``samples_per_task`` samples), which also takes
+the controls themselves when they are still to do, so a control is gated
+once per task that needs it rather than once per sample; a panel whose
 protocol pools events over a plate or donor (``group_by``) is one task, since
 each of its samples depends on all the others. The assemble task depends on
 every unit of its experiment.
@@ -25,7 +27,7 @@ from ..flow.protocols import load_protocol
 from ..pipeline import OUTPUTS, Settings
 from .assemble import Unit
 from .cache import has_result
-from .controls import all_controls, closure, control_needs, controls_of, is_control, pooled_gates
+from .controls import all_controls, control_needs, is_control, pooled_gates, task_groups
 from .hashing import FileHashes, digest
 from .inputs import BatchInput
 
@@ -129,7 +131,7 @@ def _row_record(row: dict, hashes: FileHashes) -> dict:
 
 
 def _panel_units(plate: str, exp: Experiment, name: str, panel: Panel, settings: Settings, hashes: FileHashes,
-                 out: Path, samples_per_task: int) -> tuple[list[Unit], list[FlowTask], set[str]]:
+                 out: Path, samples_per_task: int | None) -> tuple[list[Unit], list[FlowTask], set[str]]:
     rows = exp.files(name).reset_index(drop=True)
     rows = rows.assign(sample_id=rows["sample_id"].astype(str))
     try:
@@ -146,16 +148,11 @@ def _panel_units(plate: str, exp: Experiment, name: str, panel: Panel, settings:
     todo = [sid for sid in rows["sample_id"] if not has_result(out / CACHE, keys[sid])]
     cached = {keys[sid] for sid in rows["sample_id"]} - {keys[sid] for sid in todo}
     if pooled:
-        groups = [todo] if todo else []
+        groups = [(todo, list(rows["sample_id"]))] if todo else []
     else:
-        by_controls: dict[tuple[str, ...], list[str]] = {}
-        for sid in todo:
-            by_controls.setdefault(tuple(controls_of(sid, rows, needs)), []).append(sid)
-        groups = [members[i:i + samples_per_task] for members in by_controls.values()
-                  for i in range(0, len(members), samples_per_task)]
+        groups = task_groups(todo, rows, needs, samples_per_task)
     tasks = []
-    for targets in groups:
-        subset = list(rows["sample_id"]) if pooled else closure(targets, rows, needs)
+    for targets, subset in groups:
         keep = set(subset) | set(all_controls(targets, rows))
         tasks.append(FlowTask(plate=plate, manifest=exp.path, out=out, panel=name, targets=tuple(targets),
                               subset=tuple(subset), keys=tuple(keys[s] for s in targets), spec=exp.spec,
@@ -164,7 +161,7 @@ def _panel_units(plate: str, exp: Experiment, name: str, panel: Panel, settings:
 
 
 def plan_experiment(item: BatchInput, out_root: Path, settings: Settings, hashes: FileHashes,
-                    samples_per_task: int = 1) -> ExperimentPlan:
+                    samples_per_task: int | None = None) -> ExperimentPlan:
     """Read an experiment and list its units and the tasks still to run.
 
     Raises

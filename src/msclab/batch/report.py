@@ -98,7 +98,7 @@ def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: S
         "<p>Control samples' population frequencies (mean per control kind and plate) and standard-curve "
         "parameters, in run order. Centre = median of the batch, SD = 1.4826 &times; MAD; dashed lines at "
         "&plusmn;2 SD (orange) and &plusmn;3 SD (red). Westgard rules: <b>1-2s</b> warning, <b>1-3s</b> reject. "
-        f"Series with fewer than 3 plates have no limits. All points: levey_jennings.csv.</p>",
+        "Series with fewer than 3 plates have no limits. All points: levey_jennings.csv.</p>",
         f"<h3>Flags ({len(flagged)})</h3>",
         _table(flagged.to_dict("records"), ["series", "point", "value", "center", "sd", "z", "flag"])
         if len(flagged) else "<p>No point beyond 2 SD.</p>",

@@ -72,7 +72,7 @@ def _cached_units(plan: ExperimentPlan) -> list[dict[str, Any]]:
 
 
 def run_batch(inputs: Sequence[str | PathLike[str]], out: str | PathLike[str], *, settings: Settings | None = None,
-              workers: int | None = None, scheduler: str | None = None, samples_per_task: int = 1,
+              workers: int | None = None, scheduler: str | None = None, samples_per_task: int | None = None,
               reporter: Reporter | None = None) -> BatchResult:
     """Analyse many experiments, resumably, and record everything in ``OUT/runs.sqlite``.
 
@@ -141,7 +141,7 @@ def run_batch(inputs: Sequence[str | PathLike[str]], out: str | PathLike[str], *
     return result
 
 
-def _plan(items, out: Path, settings: Settings, samples_per_task: int, registry: Registry, run_id: str,
+def _plan(items, out: Path, settings: Settings, samples_per_task: int | None, registry: Registry, run_id: str,
           result: BatchResult) -> list[ExperimentPlan]:
     hashes = FileHashes()
     plans = []

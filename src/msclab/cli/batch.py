@@ -52,8 +52,10 @@ def run(
                                        help="Workers of the embedded Dask cluster (default: one per CPU; 0: serial)."),
     serial: bool = typer.Option(False, "--serial", help="Run in this process without Dask (same as --workers 0)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of an existing Dask scheduler."),
-    samples_per_task: int = typer.Option(1, "--samples-per-task", min=1,
-                                         help="Flow samples sharing the same controls quantified per task."),
+    samples_per_task: int | None = typer.Option(
+        None, "--samples-per-task", min=1,
+        help="At most this many flow samples per task (default: all samples that share the same controls; "
+             "1 keeps a worker's memory to one sample and its controls)."),
     curve_model: str = typer.Option("5pl", "--curve-model", help="Standard-curve model: 4pl or 5pl."),
     weighting: str = typer.Option("1/y^2", "--weighting", help="Curve weighting: none, 1/y or 1/y^2."),
     n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),

@@ -19,7 +19,7 @@ from ..errors import MsclabError
 from ..stats.contrasts import select
 from .model import CONTROL_TYPES, ExperimentSpec
 from .plate import PLATE_FORMATS
-from .samplesheet import REQUIRED_COLUMNS, SAMPLE_COLUMNS, TODO, parse_ratio, read_samplesheet
+from .samplesheet import REQUIRED_COLUMNS, SAMPLE_COLUMNS, TODO, parse_ratio
 
 Problems = list[MsclabError]
 #: Most values a manifest may hold once YAML aliases are expanded (a "billion laughs" stays far below any real use).

@@ -10,9 +10,9 @@ intercept by REML (``statsmodels`` ``MixedLM``)::
 
 and the fixed effect mu is reported with its generalised-least-squares
 standard error at the REML variances, SE = (sum_i m_i / (sigma_residual^2 +
-m_i sigma_donor^2))^(-1/2) for m_i pairs of donor i (the ``vcov`` of nlme and
-lme4), and a Student-t interval and test on n_donors - 1 degrees of freedom: the "between-group" degrees of freedom of a
-fixed effect that is estimated at the donor level (Pinheiro JC, Bates DM.
+m_i sigma_donor^2))^(-1/2) for m_i pairs of donor i, and a Student-t interval
+and test on n_donors - 1 degrees of freedom: the "between-group" degrees of
+freedom of a fixed effect that is estimated at the donor level (Pinheiro JC, Bates DM.
 Mixed-Effects Models in S and S-PLUS. Springer 2000, section 2.4.2). For a
 balanced design with a positive donor variance this is exact, and equals the
 Satterthwaite and Kenward-Roger degrees of freedom (Kenward MG, Roger JH.

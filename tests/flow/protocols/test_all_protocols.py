@@ -21,6 +21,8 @@ from msclab.flow.protocols.loader import builtin_protocols
 from msclab.simulate import StudyDesign, simulate_study
 from msclab.simulate.panels import PANELS
 
+from .conftest import compare_with_truth, reported_pct
+
 #: Built-in protocols that are not a panel: pre-gating pieces, and the mouse protocol (tested on real data).
 _NOT_PANELS = {"pregate", "msc_carryover", "mouse_lineage"}
 
@@ -41,13 +43,6 @@ def all_results(all_panels_study) -> dict[str, PanelResult]:
     return {panel: quantify_panel(experiment, panel) for panel in PANELS}
 
 
-def _reported(result: PanelResult) -> pd.Series:
-    """(sample_id, population name) -> reported % of parent (FMO-omitted populations are not reported)."""
-    rec = result.records[result.records["statistic"] == "pct_parent"]
-    names = result.populations[["sample_id", "population", "name"]]
-    return rec.merge(names, on=["sample_id", "population"]).set_index(["sample_id", "name"])["value"]
-
-
 def test_every_shipped_panel_protocol_is_simulated():
     shipped = set(builtin_protocols()) - _NOT_PANELS
     assert shipped == set(PANELS)
@@ -58,23 +53,10 @@ def test_frequencies_match_truth(all_results, all_panels_study, panel):
     _, truth = all_panels_study
     result = all_results[panel]
     assert result.failures == {}
-    reported = _reported(result)
     names = set(result.populations["name"])
-    compared, worst = 0, 0.0
-    for sid, sample in truth["samples"].items():
-        for name, true in sample["populations"].get(panel, {}).items():
-            assert name in names, f"truth population {name!r} is not a population of the {panel} protocol"
-            if true["count"] < 200:
-                continue
-            if (sid, name) not in reported.index:
-                assert "_fmo_" in sid, f"{sid} {name} is not reported"
-                continue
-            expected = 100 * true["observed"]
-            got = reported[(sid, name)]
-            tolerance = max(1.0, 0.1 * expected)
-            assert abs(got - expected) <= tolerance, f"{sid} {name}: {got:.2f}% vs truth {expected:.2f}%"
-            compared += 1
-            worst = max(worst, abs(got - expected) / tolerance)
+    missing = {n for sample in truth["samples"].values() for n in sample["populations"].get(panel, {})} - names
+    assert not missing, f"truth populations {missing} are not populations of the {panel} protocol"
+    compared, worst = compare_with_truth(result, truth, panel)
     assert compared >= 20
     assert worst < 1.0
 
@@ -114,7 +96,7 @@ def test_planted_effects_keep_their_direction(all_results, all_panels_study):
 
 def test_msc_identity_recovers_the_isct_fractions(all_results, all_panels_study):
     _, truth = all_panels_study
-    reported = _reported(all_results["msc_identity"]).loc["MSC1"]
+    reported = reported_pct(all_results["msc_identity"]).loc["MSC1"]
     assert reported["CD73+CD90+CD105+"] >= 95
     for marker in ("CD45", "CD34", "CD14", "CD19", "HLA-DR"):
         assert reported[f"{marker}+"] <= 2, marker

@@ -14,33 +14,14 @@ from msclab.flow.gating import Events, gate_events, read_gatingml
 from msclab.io import read_fcs
 from msclab.readouts import build_readouts
 
-
-def _reported(result) -> pd.DataFrame:
-    """pct_parent records joined with the population's own name."""
-    rec = result.records[result.records["statistic"] == "pct_parent"]
-    names = result.populations[["sample_id", "population", "name"]]
-    return rec.merge(names, on=["sample_id", "population"])
+from .conftest import compare_with_truth
 
 
 @pytest.mark.parametrize("panel", ["th_ics", "treg"])
 def test_frequencies_match_truth(sim_results, sim_truth, panel):
     result, _ = sim_results[panel]
     assert result.failures == {}
-    reported = _reported(result).set_index(["sample_id", "name"])["value"]
-    compared, worst = 0, 0.0
-    for sid, sample in sim_truth["samples"].items():
-        for name, truth in sample["populations"].get(panel, {}).items():
-            if truth["count"] < 200:
-                continue
-            if (sid, name) not in reported.index:
-                assert "fmo" in sid, f"{sid} {name} is not reported"
-                continue
-            expected = 100 * truth["observed"]
-            got = reported[(sid, name)]
-            tolerance = max(1.0, 0.1 * expected)
-            assert abs(got - expected) <= tolerance, f"{sid} {name}: {got:.2f}% vs truth {expected:.2f}%"
-            compared += 1
-            worst = max(worst, abs(got - expected) / tolerance)
+    compared, worst = compare_with_truth(result, sim_truth, panel)
     assert compared >= {"th_ics": 70, "treg": 110}[panel]
     assert worst < 1.0
 
