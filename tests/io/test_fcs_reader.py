@@ -376,3 +376,15 @@ def test_mixed_byte_order_words(tmp_path):
     path = tmp_path / "pdp.fcs"
     path.write_bytes(_fcs_bytes(kw, mixed, version="2.0"))
     np.testing.assert_array_equal(open_fcs(path).read_raw(), values)
+
+
+def test_absurd_timestep_and_gain_scale_to_infinity_without_warnings(tmp_path):
+    # time x 1e300 and value / 1e-300 are beyond float32: +-inf (0 stays 0), with no overflow warning
+    data = np.array([[100.0, 40.0], [-2.0, 0.0]], dtype="<f4").tobytes()
+    kw = _keywords(2, ["FL1-A", "Time"], **{"$P1G": "1e-300", "$TIMESTEP": "1e300"})
+    path = tmp_path / "absurd.fcs"
+    path.write_bytes(_fcs_bytes(kw, data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        events = open_fcs(path).read_events()
+    np.testing.assert_array_equal(events, np.array([[np.inf, np.inf], [-np.inf, 0.0]], dtype=np.float32))

@@ -5,7 +5,7 @@ Integer values are bit-masked to the next power of two at or above ``$PnR``
 values: ``$PnE`` f1,f2 with f1 > 0 gives ``f2 * 10**(f1 * x / $PnR)``; other
 channels are divided by ``$PnG``; the time channel is multiplied by
 ``$TIMESTEP``. Values beyond float32's range become +-inf explicitly (no
-overflowing cast or arithmetic).
+overflowing cast; an overflow of the float64 arithmetic is +-inf too).
 """
 
 from __future__ import annotations
@@ -124,14 +124,14 @@ def scale_values(values: np.ndarray, channels: list[Channel], timestep: float) -
         if channel.log_decades > 0 and channel.datatype == "I":
             scaled[:, i] = _log_scale_values(values[:, i], channel)
         elif factor is not None:
-            # clipped first, so the float64 result cannot overflow: beyond +-FLOAT32_MAX it is +-inf anyway
             column = values[:, i].astype(np.float64)
-            if channel.kind == "time":
-                bound = 2 * FLOAT32_MAX / factor
-                scaled[:, i] = to_float32(np.clip(column, -bound, bound) * factor)
-            else:
-                bound = 2 * FLOAT32_MAX * abs(factor)
-                scaled[:, i] = to_float32(np.clip(column, -bound, bound) / factor)
+            # a float64 overflow (absurd $TIMESTEP or $PnG) gives +-inf, which is beyond float32 anyway
+            with np.errstate(over="ignore"):
+                if channel.kind == "time":
+                    column *= factor
+                else:
+                    column /= factor
+            scaled[:, i] = to_float32(column)
     return scaled
 
 
