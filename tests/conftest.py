@@ -1,4 +1,10 @@
-"""Shared fixtures: where the public test files are, and a fresh output folder."""
+"""Shared fixtures (where the public test files are) and the Hypothesis profiles.
+
+The default profile ``repeatable`` derandomises Hypothesis: every run tries the
+same examples, so the suite (and CI) passes or fails the same way on the same
+code. ``HYPOTHESIS_PROFILE=explore`` draws new random examples each run, to
+look for new findings (see ``docs/guarantees.md``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MSCLAB_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from msclab._parallel import fork_context, n_processes
 from msclab.assay import quantify as quantify_module
 from msclab.assay.qc import STANDARD_COLUMNS, assess, calibrate, quantification_range
 from msclab.assay.quantify import quantify
@@ -163,12 +164,12 @@ def test_qc_functions_on_tables_agree_with_calibrate(sim):
 
 
 def test_worker_processes_give_the_serial_results_in_order(sim):
-    if quantify_module._fork_context() is None:
+    if fork_context() is None:
         pytest.skip("worker processes are only forked on Linux from a single-threaded process")
     rng = np.random.default_rng(9)
     table = pd.concat([sim.simulate_plate(rng, plate=f"P{p}", analyte=f"A{a}", cv=0.1)
                        for p in range(4) for a in range(4)], ignore_index=True)
-    assert quantify_module._n_processes(2, 16) == 2
+    assert n_processes(2, 16, quantify_module.MIN_CURVES_PER_PROCESS) == 2
     serial, parallel = quantify(table, "4pl", n_jobs=1), quantify(table, "4pl", n_jobs=2)
     for name in ("wells", "curves", "masks"):
         pd.testing.assert_frame_equal(getattr(parallel, name), getattr(serial, name), check_exact=True)
@@ -179,8 +180,9 @@ def test_worker_processes_give_the_serial_results_in_order(sim):
 
 
 def test_process_count_follows_the_number_of_curves():
-    assert quantify_module._n_processes(None, quantify_module.MIN_CURVES_PER_PROCESS - 1) == 1
-    assert quantify_module._n_processes(8, 3 * quantify_module.MIN_CURVES_PER_PROCESS) == 3
-    assert quantify_module._n_processes(1, 1000) == 1
+    per = quantify_module.MIN_CURVES_PER_PROCESS
+    assert n_processes(None, per - 1, per) == 1
+    assert n_processes(8, 3 * per, per) == 3
+    assert n_processes(1, 1000, per) == 1
     with pytest.raises(ValueError, match="n_jobs"):
-        quantify_module._n_processes(0, 1000)
+        n_processes(0, 1000, per)

@@ -202,3 +202,15 @@ def test_softmax_group_without_sample_column_is_read(shared_data, tmp_path):
     target = tmp_path / "softmax.txt"
     target.write_text(decoded.replace("\tSample\t", "\tSpecimen\t"), encoding="utf-8")
     hs.check_outcome(lambda: read_assay(target), target)
+
+
+@pytest.mark.parametrize(("level", "factor"), [("9" * 40, "2"), ("400", "0.0001")])
+def test_absurd_standard_level_is_refused_with_its_well(elisa, tmp_path, level, factor):
+    """Fuzz finding LAYOUT-1: STD<huge> overflowed the level's concentration (top / factor^(level-1))."""
+    text = (elisa / "ifng_plate1_layout.csv").read_text(encoding="utf-8")
+    text = text.replace("Dilution factor,2", f"Dilution factor,{factor}").replace("B,STD2,STD2", f"B,STD{level},STD2")
+    target = tmp_path / "ifng_plate1_layout.csv"
+    target.write_text(text, encoding="utf-8")
+    with pytest.raises(AssayFileError, match="no usable concentration") as info:
+        read_assay(elisa / "ifng_plate1.csv", layout=target)
+    assert info.value.where == "well B1" and target.name in str(info.value)

@@ -44,13 +44,8 @@ exponentiated (so it is asymmetric and positive).
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
-import sys
-import threading
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.context import BaseContext
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -58,6 +53,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from .._parallel import fork_map
 from ..errors import MsclabError
 from ..io.assay_export import REQUIRED_COLUMNS, AssayExport
 from ..readouts import FLAG_LEVELS, flag_code
@@ -72,10 +68,6 @@ IN_RANGE_FLAGS = ("ok", "high_cv")
 FLAG_PRIORITY = ("fit_failed", "saturated", ">ULOQ", "<LLOQ", "extrapolated", "high_cv", "masked", "not_measured", "ok")
 #: Fewest curves per worker process: a forked worker costs about as much as fitting a curve or two.
 MIN_CURVES_PER_PROCESS = 8
-#: Chunks of curves per worker process (contiguous, returned in order).
-CHUNKS_PER_PROCESS = 4
-#: OpenMP/BLAS thread counts set to 1 in worker processes.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def back_calculate(
@@ -362,7 +354,7 @@ def quantify(
         Processes fitting the curves; None uses every usable core. Fewer
         are used so that each fits at least :data:`MIN_CURVES_PER_PROCESS`
         curves, and none besides this one off Linux, in a daemon process or
-        while other threads run (see :func:`_fork_context`). The results
+        while other threads run (see :func:`msclab._parallel.fork_map`). The results
         are the same whatever the number of processes.
 
     Returns
@@ -420,63 +412,16 @@ def quantify(
     return AssayResult(table, pd.DataFrame(curve_rows), masks, calibrations, settings)
 
 
-def _calibrate_jobs(jobs: list[tuple[pd.DataFrame, np.ndarray]], options: dict[str, Any]) -> list[Calibration]:
-    """Calibrate ``(standards, blank signals)`` pairs in turn (the work of one process)."""
-    return [calibrate(standards, blank_signals=blanks, **options) for standards, blanks in jobs]
-
-
-def _single_threaded() -> None:
-    """Initialise a worker process: one OpenMP/BLAS thread, as the processes already share the cores."""
-    for name in THREAD_VARIABLES:
-        os.environ[name] = "1"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # the variables still hold for any library loaded from now on
-        return
-    threadpool_limits(1)
-
-
-def _fork_context() -> BaseContext | None:
-    """The ``fork`` start method where forking this process is safe, else None.
-
-    Forked workers start in milliseconds (a fresh interpreter would spend
-    seconds importing msclab); fork is avoided off Linux, in daemon processes
-    (which may not have children) and while other threads run (a fork copies
-    locks they may hold).
-    """
-    if not sys.platform.startswith("linux") or "fork" not in mp.get_all_start_methods():
-        return None
-    if mp.current_process().daemon or threading.active_count() > 1:
-        return None
-    return mp.get_context("fork")
-
-
-def _n_processes(n_jobs: int | None, n_curves: int) -> int:
-    """Worker processes to fit ``n_curves`` curves (1: none, fit in this process).
-
-    At most ``n_jobs`` (None: every usable core), each with at least
-    :data:`MIN_CURVES_PER_PROCESS` curves.
-    """
-    if n_jobs is not None and n_jobs < 1:
-        raise ValueError(f"n_jobs must be None or at least 1, not {n_jobs}")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    wanted = cores if n_jobs is None else n_jobs
-    return max(1, min(wanted, n_curves // MIN_CURVES_PER_PROCESS))
-
-
 def _calibrate_curves(
     jobs: list[tuple[pd.DataFrame, np.ndarray]], options: dict[str, Any], n_jobs: int | None
 ) -> list[Calibration]:
-    """Calibrate every curve, in worker processes when there are enough curves; results keep the jobs' order."""
-    n_processes = _n_processes(n_jobs, len(jobs))
-    context = _fork_context() if n_processes > 1 else None
-    if context is None:
-        return _calibrate_jobs(jobs, options)
-    # A few contiguous chunks per process even out curves that take longer; map returns them in order.
-    cuts = np.linspace(0, len(jobs), CHUNKS_PER_PROCESS * n_processes + 1).astype(int)
-    chunks = [jobs[a:b] for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-    with ProcessPoolExecutor(n_processes, mp_context=context, initializer=_single_threaded) as pool:
-        return [cal for done in pool.map(_calibrate_jobs, chunks, [options] * len(chunks)) for cal in done]
+    """Calibrate ``(standards, blank signals)`` pairs, in worker processes when there are enough; in order."""
+    return fork_map(partial(_calibrate_job, options), jobs, n_jobs=n_jobs, min_per_process=MIN_CURVES_PER_PROCESS)
+
+
+def _calibrate_job(options: dict[str, Any], job: tuple[pd.DataFrame, np.ndarray]) -> Calibration:
+    standards, blanks = job
+    return calibrate(standards, blank_signals=blanks, **options)
 
 
 def _curve_row(plate: str, analyte: str, cal: Calibration, unit: str) -> dict:

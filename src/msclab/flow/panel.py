@@ -31,7 +31,7 @@ from ..io import read_fcs
 from .gating.gates import BooleanGate
 from .gating.gatingml import write_gatingml
 from .gating.tree import GateTree
-from .plots import plot_sample
+from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
 from .protocols.loader import load_protocol
 from .protocols.resolve import ResolvedSample, resolve_protocol
@@ -129,15 +129,17 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
     resolution = resolve_protocol(protocol, samples, panel_controls=panel.controls)
     failures.update(resolution.failures)
 
-    tables, qcs, records, plots = [], [], [], {}
-    for sid, rs in resolution.samples.items():
+    tables, qcs, records = [], [], []
+    for rs in resolution.samples.values():
         table = population_table(rs)
         tables.append(table)
         qcs += [acquisition_qc(rs.events), population_qc(table, min_events)]
         records += _records(rs, table, protocol, panel_name, min_events)
-        if plots_dir is not None:
-            plots[sid] = plot_sample(rs, Path(plots_dir) / f"{safe_id(sid)}_{panel_name}.png",
-                                     title=f"{sid} - {panel_name}")
+    plots = {}
+    if plots_dir is not None:
+        jobs = [(rs, Path(plots_dir) / f"{safe_id(sid)}_{panel_name}.png", f"{sid} - {panel_name}")
+                for sid, rs in resolution.samples.items()]
+        plots = dict(zip(resolution.samples, plot_samples(jobs), strict=True))
     gates = {sid: rs.gates for sid, rs in resolution.samples.items()}
     if provenance is not None:
         provenance.steps.setdefault("gating", {})[panel_name] = {

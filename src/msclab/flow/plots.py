@@ -10,6 +10,7 @@ each population's % of parent. The axes are in gating coordinates
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -22,11 +23,30 @@ from matplotlib import patches  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from .._files import atomic_path  # noqa: E402
+from .._parallel import fork_map  # noqa: E402
 from .gating.gates import EllipsoidGate, PolygonGate, RectangleGate  # noqa: E402
 from .protocols.resolve import ResolvedSample  # noqa: E402
 
 _NCOLS = 4
+#: Fewest plots worth a worker process (a plot takes ~0.5 s, a fork a few milliseconds).
+_MIN_PLOTS_PER_PROCESS = 2
 _GATE_COLOUR = "#d62728"
+#: Size of one gate's cell (inches), and the room its labels take around the axes: left, right,
+#: bottom, top (axis title; the figure title takes ``_TITLE`` more at the top).
+_CELL = (3.4, 3.1)
+_PAD = (0.62, 0.12, 0.45, 0.28)
+_TITLE = 0.3
+
+
+def _margins(nrows: int, ncols: int) -> dict[str, float]:
+    """Fixed subplot margins that leave room for the tick and axis labels (as ``tight_layout`` would, but
+    without laying out every text twice, which took half the time of a gate plot)."""
+    width, height = _CELL[0] * ncols, _CELL[1] * nrows
+    left, right, bottom, top = _PAD
+    axis_w = _CELL[0] - left - right
+    axis_h = _CELL[1] - bottom - top
+    return {"left": left / width, "right": 1 - right / width, "bottom": bottom / height,
+            "top": 1 - (top + _TITLE) / height, "wspace": (left + right) / axis_w, "hspace": (bottom + top) / axis_h}
 
 
 def plot_sample(sample: ResolvedSample, path: str | PathLike[str], *, title: str | None = None) -> Path:
@@ -49,19 +69,44 @@ def plot_sample(sample: ResolvedSample, path: str | PathLike[str], *, title: str
     gates = [(label, rec) for label, rec in sample.gates.items() if rec["method"] != "boolean"]
     nrows = max(1, math.ceil(len(gates) / _NCOLS))
     ncols = min(_NCOLS, max(1, len(gates)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.1 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(_CELL[0] * ncols, _CELL[1] * nrows), squeeze=False,
+                             gridspec_kw=_margins(nrows, ncols))
     for ax, (label, record) in zip(axes.ravel(), gates):
         _draw_gate(ax, sample, label, record)
     for ax in axes.ravel()[len(gates):]:
         ax.axis("off")
     fig.suptitle(title or sample.events.sample_id, fontsize=11)
-    fig.tight_layout()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     return target
+
+
+def plot_samples(jobs: Sequence[tuple[ResolvedSample, str | PathLike[str], str | None]], *,
+                 n_jobs: int | None = None) -> list[Path]:
+    """Draw several samples' gate plots (:func:`plot_sample`), in worker processes where that is safe.
+
+    Parameters
+    ----------
+    jobs
+        ``(sample, path, title)`` per plot.
+    n_jobs
+        At most this many processes (None: every usable core; 1: this
+        process). See :func:`msclab._parallel.fork_map`.
+
+    Returns
+    -------
+    list of Path
+        The PNGs written, in the order of ``jobs``.
+    """
+    return fork_map(_plot_job, jobs, n_jobs=n_jobs, min_per_process=_MIN_PLOTS_PER_PROCESS)
+
+
+def _plot_job(job: tuple[ResolvedSample, str | PathLike[str], str | None]) -> Path:
+    sample, path, title = job
+    return plot_sample(sample, path, title=title)
 
 
 def _axis_label(sample: ResolvedSample, channel: str) -> str:
@@ -94,7 +139,7 @@ def _draw_gate(ax, sample: ResolvedSample, label: str, record: dict) -> None:
             ax.axvline(cut, color=_GATE_COLOUR, lw=1.5)
             ax.axvspan(cut if lo is not None else xlim[0], xlim[1] if lo is not None else cut,
                        color=_GATE_COLOUR, alpha=0.08)
-        ax.set_ylabel("events")
+        ax.set_ylabel("events", fontsize=8)
         ax.set_xlim(xlim)
     else:
         y = sample.events.values(channels[1])[parent]

@@ -315,7 +315,13 @@ def apply_layout(export: AssayExport, layout: PlateLayout, *, check_series: bool
     for row in found.index[found["expected_concentration"].notna() | found["level_number"].notna()]:
         value = found.at[row, "expected_concentration"]
         if math.isnan(value):
-            value = _level_concentration(layout, table.at[row, "analyte"], int(found.at[row, "level_number"]))
+            level = int(found.at[row, "level_number"])
+            value = _level_concentration(layout, table.at[row, "analyte"], level)
+            if value == 0 or math.isinf(value):
+                raise AssayFileError(
+                    f"standard level {level} has no usable concentration (top concentration / dilution factor"
+                    f"^{level - 1} is {value:g})", file=where_file, where=f"well {table.at[row, 'well']}",
+                    hint="Standard levels count from 1 (the top standard); check the level and the dilution factor.")
         if not math.isnan(value):
             table.at[row, "expected_concentration"] = value
     selected = found.notna().any(axis=1)
@@ -350,7 +356,12 @@ def _level_concentration(layout: PlateLayout, analyte: str, level: int) -> float
     top = layout.top_concentration.get(analyte, layout.top_concentration.get("*"))
     if top is None or layout.dilution_factor is None:
         return math.nan
-    return top / layout.dilution_factor ** (level - 1)
+    try:
+        return top / layout.dilution_factor ** (level - 1)
+    except OverflowError:  # a level far beyond any series: the concentration underflows
+        return 0.0
+    except ZeroDivisionError:
+        return math.inf
 
 
 def check_analytes(export: AssayExport, names: Iterable[str], *, file: Path | None = None,

@@ -1,0 +1,114 @@
+"""Ordered maps over forked worker processes, for CPU-bound loops (curve fits, gate plots).
+
+:func:`fork_map` runs a function over items in forked processes and returns
+the results in the items' order, so the output does not depend on the number
+of processes. Forked workers start in milliseconds (a fresh interpreter would
+spend seconds importing msclab) and inherit the items, so nothing but the
+results is pickled. Forking is avoided where it is not safe: off Linux, in
+daemon processes (which may not have children) and while other threads run
+(a fork copies locks they may hold, e.g. inside Dask workers, which
+parallelise over tasks already); the loop then runs in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.context import BaseContext
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Environment variables that cap OpenMP/BLAS threads in worker processes.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+#: What the forked workers inherit: the function and the items (set only while a pool runs).
+_SHARED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def fork_context() -> BaseContext | None:
+    """The ``fork`` start method where forking this process is safe, else None."""
+    if not sys.platform.startswith("linux") or "fork" not in mp.get_all_start_methods():
+        return None
+    if mp.current_process().daemon or threading.active_count() > 1:
+        return None
+    return mp.get_context("fork")
+
+
+def n_processes(n_jobs: int | None, n_items: int, min_per_process: int = 1) -> int:
+    """Worker processes for ``n_items`` items (1: none, run in this process).
+
+    At most ``n_jobs`` (None: every usable core), each with at least
+    ``min_per_process`` items.
+
+    Raises
+    ------
+    ValueError
+        ``n_jobs`` below 1.
+    """
+    if n_jobs is not None and n_jobs < 1:
+        raise ValueError(f"n_jobs must be None or at least 1, not {n_jobs}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    wanted = cores if n_jobs is None else n_jobs
+    return max(1, min(wanted, n_items // max(1, min_per_process)))
+
+
+def single_threaded() -> None:
+    """Initialise a worker process: one OpenMP/BLAS thread, as the processes already share the cores."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the variables still hold for any library loaded from now on
+        return
+    threadpool_limits(1)
+
+
+def _run_chunk(bounds: tuple[int, int]) -> list[Any]:
+    assert _SHARED is not None, "fork_map's items are only set in its forked workers"
+    func, items = _SHARED
+    return [func(item) for item in items[bounds[0]:bounds[1]]]
+
+
+def fork_map(func: Callable[[T], R], items: Sequence[T], *, n_jobs: int | None = None, min_per_process: int = 1,
+             chunks_per_process: int = 4) -> list[R]:
+    """Return ``[func(item) for item in items]``, computed in forked worker processes where that is safe.
+
+    Parameters
+    ----------
+    func
+        Applied to each item; its results must be picklable.
+    items
+        The items (inherited by the workers, never pickled).
+    n_jobs
+        At most this many processes (None: every usable core; 1: this process).
+    min_per_process
+        Fewest items worth a process (a fork costs about as much as a small item).
+    chunks_per_process
+        Contiguous chunks per process, so that items that take longer even out.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``items``.
+    """
+    global _SHARED
+    processes = n_processes(n_jobs, len(items), min_per_process)
+    context = fork_context() if processes > 1 else None
+    if context is None or _SHARED is not None:
+        return [func(item) for item in items]
+    cuts = np.linspace(0, len(items), chunks_per_process * processes + 1).astype(int)
+    bounds = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    _SHARED = (func, items)
+    try:
+        with ProcessPoolExecutor(processes, mp_context=context, initializer=single_threaded) as pool:
+            return [result for done in pool.map(_run_chunk, bounds) for result in done]
+    finally:
+        _SHARED = None

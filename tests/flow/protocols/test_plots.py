@@ -1,0 +1,38 @@
+"""Gate plots: one PNG per sample, the same bytes whether drawn in worker processes or not."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import msclab
+from msclab import _parallel
+from msclab.flow.panel import quantify_panel
+
+
+def test_plots_from_worker_processes_equal_the_serial_ones(sim_study, tmp_path, monkeypatch):
+    if _parallel.fork_context() is None or _parallel.n_processes(None, 10) < 2:
+        pytest.skip("plots are only drawn in forked workers on Linux, with 2+ cores, from one thread")
+    experiment = msclab.read_experiment(sim_study / "experiment.yaml")
+    parallel = quantify_panel(experiment, "treg", plots_dir=tmp_path / "parallel")
+    with monkeypatch.context() as m:
+        m.setattr(_parallel, "fork_context", lambda: None)
+        serial = quantify_panel(experiment, "treg", plots_dir=tmp_path / "serial")
+    assert list(parallel.plots) == list(serial.plots) == list(parallel.resolved)
+    for sid, path in serial.plots.items():
+        assert path.read_bytes() == parallel.plots[sid].read_bytes() and path.stat().st_size > 10_000, sid
+    assert sorted(os.listdir(tmp_path / "parallel")) == sorted(os.listdir(tmp_path / "serial"))
+
+
+def _square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def test_fork_map_keeps_the_order_and_uses_other_processes():
+    if _parallel.fork_context() is None or _parallel.n_processes(None, 10) < 2:
+        pytest.skip("no forked workers here")
+    results = _parallel.fork_map(_square_and_pid, list(range(50)), n_jobs=2)
+    assert [r for r, _ in results] == [x * x for x in range(50)]
+    assert {pid for _, pid in results} - {os.getpid()}
+    assert _parallel.fork_map(_square_and_pid, [3], n_jobs=2) == [(9, os.getpid())]  # too few items: no fork
