@@ -16,8 +16,10 @@ import multiprocessing as mp
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
@@ -97,7 +99,9 @@ def fork_map(func: Callable[[T], R], items: Sequence[T], *, n_jobs: int | None =
     Returns
     -------
     list
-        The results, in the order of ``items``.
+        The results, in the order of ``items``. If a worker process dies
+        (killed, out of memory), the map is run again in this process, with a
+        warning.
     """
     global _SHARED
     processes = n_processes(n_jobs, len(items), min_per_process)
@@ -110,5 +114,9 @@ def fork_map(func: Callable[[T], R], items: Sequence[T], *, n_jobs: int | None =
     try:
         with ProcessPoolExecutor(processes, mp_context=context, initializer=single_threaded) as pool:
             return [result for done in pool.map(_run_chunk, bounds) for result in done]
+    except BrokenProcessPool:  # a worker was killed (e.g. out of memory): do the work here instead
+        warnings.warn("a worker process died; running the remaining work in this process", RuntimeWarning,
+                      stacklevel=2)
     finally:
         _SHARED = None
+    return [func(item) for item in items]

@@ -23,16 +23,3 @@ def test_plots_from_worker_processes_equal_the_serial_ones(sim_study, tmp_path, 
     for sid, path in serial.plots.items():
         assert path.read_bytes() == parallel.plots[sid].read_bytes() and path.stat().st_size > 10_000, sid
     assert sorted(os.listdir(tmp_path / "parallel")) == sorted(os.listdir(tmp_path / "serial"))
-
-
-def _square_and_pid(x: int) -> tuple[int, int]:
-    return x * x, os.getpid()
-
-
-def test_fork_map_keeps_the_order_and_uses_other_processes():
-    if _parallel.fork_context() is None or _parallel.n_processes(None, 10) < 2:
-        pytest.skip("no forked workers here")
-    results = _parallel.fork_map(_square_and_pid, list(range(50)), n_jobs=2)
-    assert [r for r, _ in results] == [x * x for x in range(50)]
-    assert {pid for _, pid in results} - {os.getpid()}
-    assert _parallel.fork_map(_square_and_pid, [3], n_jobs=2) == [(9, os.getpid())]  # too few items: no fork

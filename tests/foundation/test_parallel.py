@@ -1,0 +1,42 @@
+"""fork_map: an ordered map over forked workers, with the work redone here if a worker dies."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from msclab import _parallel
+
+
+
+@pytest.fixture(autouse=True)
+def forkable() -> None:
+    """Skip where fork_map would not fork (off Linux, one core, or other threads running now)."""
+    if _parallel.fork_context() is None or _parallel.n_processes(None, 10) < 2:
+        pytest.skip("no forked workers here (Linux, 2+ cores, one thread)")
+
+
+def _square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def test_fork_map_keeps_the_order_and_uses_other_processes():
+    results = _parallel.fork_map(_square_and_pid, list(range(50)), n_jobs=2)
+    assert [r for r, _ in results] == [x * x for x in range(50)]
+    assert {pid for _, pid in results} - {os.getpid()}
+    assert _parallel.fork_map(_square_and_pid, [3], n_jobs=2) == [(9, os.getpid())]  # too few items: no fork
+
+
+_PARENT = os.getpid()
+
+
+def _die_in_a_worker(x: int) -> int:
+    if os.getpid() != _PARENT:
+        os._exit(1)  # a worker killed mid-task (e.g. by the out-of-memory killer)
+    return x + 1
+
+
+def test_fork_map_redoes_the_work_here_when_a_worker_dies():
+    with pytest.warns(RuntimeWarning, match="worker process died"):
+        assert _parallel.fork_map(_die_in_a_worker, list(range(10)), n_jobs=2) == list(range(1, 11))
