@@ -8,7 +8,7 @@ The inverse is computed once per matrix and reused for every sample.
 Spillover comes from
 
 - the FCS keywords (``$SPILLOVER``, ``SPILL``...; read by :mod:`msclab.io`):
-  :func:`spillover_from_anndata`;
+  :func:`spillover_from_anndata` / :func:`spillover_from_fcs`;
 - an external file: :func:`read_spillover` (CSV with a header of detector
   names, FlowJo's text matrix, or a GatingML 2.0 ``spectrumMatrix``, which
   :mod:`msclab.flow.gating.gatingml` reads);
@@ -242,6 +242,22 @@ def spillover_from_anndata(adata) -> Spillover | None:
         return None
     return Spillover(np.asarray(found["matrix"], dtype=float), tuple(str(d) for d in found["detectors"]),
                      source=f"FCS keyword {found['keyword']}")
+
+
+def spillover_from_fcs(fcs) -> Spillover | None:
+    """Return the spillover the FCS reader found in the file's keywords, or None.
+
+    Parameters
+    ----------
+    fcs
+        An :class:`msclab.io.FCSFile` (:func:`msclab.io.open_fcs`): the
+        streaming path, without an AnnData.
+    """
+    if fcs.spillover is None:
+        return None
+    frame, keyword = fcs.spillover
+    return Spillover(frame.to_numpy(dtype=float), tuple(str(c) for c in frame.columns),
+                     source=f"FCS keyword {keyword}")
 
 
 def spillover_from_controls(

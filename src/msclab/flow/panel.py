@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import MsclabError
-from ..io import read_fcs
+from ..io import open_fcs
 from .gating.gates import BooleanGate
 from .gating.gatingml import write_gatingml
 from .gating.tree import GateTree
@@ -162,15 +162,15 @@ def _read_samples(experiment, panel_name: str, markers: dict[str, str], protocol
     for row in experiment.files(panel_name).to_dict("records"):
         sid = str(row["sample_id"])
         try:
-            adata = read_fcs(row["file"])
+            fcs = open_fcs(row["file"])
+            samples[sid] = SampleEvents.from_fcs(fcs, sid, markers, info=row, scale=protocol.transforms)
         except (MsclabError, OSError) as exc:
             failures[sid] = f"cannot read {row['file']}: {getattr(exc, 'message', None) or exc}"
             continue
         if provenance is not None:
             provenance.add_input(row["file"], role=f"fcs:{panel_name}")
-            for what in adata.uns.get("fcs", {}).get("leniencies", []):
+            for what in fcs.leniencies:
                 provenance.add_leniency(row["file"], str(what))
-        samples[sid] = SampleEvents.from_anndata(adata, sid, markers, info=row, scale=protocol.transforms)
     return samples, failures
 
 

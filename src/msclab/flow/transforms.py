@@ -30,7 +30,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -198,20 +198,16 @@ class Logicle(Transform):
         out[negative] = -out[negative]
         return out
 
-    @cached_property
+    @property
     def _guess_table(self) -> tuple[float, float, np.ndarray]:
         """Logicle values on a grid uniform in ``u = asinh(x / s)``, for ``0 <= x <= 4T``.
 
         Returns ``(s, du, y)``. Linear interpolation in ``u`` is within ~1e-9
-        of the root, so one Newton step reaches machine precision.
+        of the root, so one Newton step reaches machine precision. Built once
+        per parameter set and shared by equal transforms (every sample of a
+        panel has the same ones).
         """
-        k = self._coef
-        s = max(abs(float(self.inverse(np.array([k["x1"] + self.W / (self.M + self.A) / 2]))[0])), 1e-12)
-        u_top = math.asinh(4 * self.T / s)
-        x = s * np.sinh(np.linspace(0.0, u_top, _GUESS_POINTS))
-        fine_y = np.linspace(k["x1"], 1.0 + math.log10(4) / (self.M + self.A) + 1e-3, 1 << 16)
-        y = np.interp(x, self.inverse(fine_y), fine_y)
-        return s, u_top / (_GUESS_POINTS - 1), self._newton(x, y, tolerance=1e-15)
+        return _logicle_guess_table(self)
 
     def _newton_step(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Return the Newton step for the roots ``y`` of ``B(y) = x`` (``x >= 0``)."""
@@ -471,3 +467,17 @@ def default_transforms(channels: Sequence[ChannelInfo]) -> dict[str, Transform]:
 def transform_params(transforms: Mapping[str, Transform | Ratio]) -> dict[str, dict[str, Any]]:
     """Return the parameter record of every transform, for provenance."""
     return {key: t.params() for key, t in transforms.items()}
+
+
+@lru_cache(maxsize=256)
+def _logicle_guess_table(logicle: Logicle) -> tuple[float, float, np.ndarray]:
+    """The guess table of :attr:`Logicle._guess_table` (read-only, cached by parameters)."""
+    k = logicle._coef
+    s = max(abs(float(logicle.inverse(np.array([k["x1"] + logicle.W / (logicle.M + logicle.A) / 2]))[0])), 1e-12)
+    u_top = math.asinh(4 * logicle.T / s)
+    x = s * np.sinh(np.linspace(0.0, u_top, _GUESS_POINTS))
+    fine_y = np.linspace(k["x1"], 1.0 + math.log10(4) / (logicle.M + logicle.A) + 1e-3, 1 << 16)
+    y = np.interp(x, logicle.inverse(fine_y), fine_y)
+    table = logicle._newton(x, y, tolerance=1e-15)
+    table.setflags(write=False)
+    return s, u_top / (_GUESS_POINTS - 1), table

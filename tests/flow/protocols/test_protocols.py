@@ -56,3 +56,20 @@ def test_bad_protocols_are_refused_with_the_file(tmp_path):
 def test_marker_names_match_loosely():
     assert normalise_marker("IFN-γ") == normalise_marker("IFNg") == normalise_marker("ifn-g")
     assert normalise_marker("CellTrace Violet") == "celltraceviolet"
+
+
+def test_events_from_the_file_equal_those_from_anndata(sim_study):
+    from msclab.flow.protocols import SampleEvents
+    from msclab.io import open_fcs, read_fcs
+
+    path = sim_study / "fcs" / "D1_pbmc_treg.fcs"
+    streamed = SampleEvents.from_fcs(open_fcs(path), "D1_pbmc")
+    via_anndata = SampleEvents.from_anndata(read_fcs(path), "D1_pbmc")
+    assert streamed.data.tobytes() == via_anndata.data.tobytes()
+    assert (streamed.channels, streamed.markers, streamed.ranges) == (
+        via_anndata.channels, via_anndata.markers, via_anndata.ranges)
+    assert streamed.spillover is not None
+    assert streamed.spillover.detectors == via_anndata.spillover.detectors
+    assert (streamed.spillover.matrix == via_anndata.spillover.matrix).all()
+    channel = streamed.spillover.detectors[0]
+    assert (streamed.linear(channel) == via_anndata.linear(channel)).all()

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import MsclabError
-from ..compensation import Spillover, spillover_from_anndata
+from ..compensation import Spillover, spillover_from_anndata, spillover_from_fcs
 from ..transforms import Ratio
 from .gates import FCS, UNCOMPENSATED, BooleanGate, Dimension
 from .tree import GateTree
@@ -69,11 +69,7 @@ class Events:
         an AnnData (whose per-event string index costs more than gating).
         """
         var = fcs.var
-        spill = None
-        if fcs.spillover is not None:
-            frame, keyword = fcs.spillover
-            spill = Spillover(frame.to_numpy(dtype=float), tuple(str(c) for c in frame.columns),
-                              source=f"FCS keyword {keyword}")
+        spill = spillover_from_fcs(fcs)
         return cls(
             data=fcs.read_events(scale=True),
             channels=[str(c) for c in var.index],

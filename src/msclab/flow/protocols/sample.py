@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import MsclabError
-from ..compensation import Spillover, spillover_from_anndata
+from ..compensation import Spillover, spillover_from_anndata, spillover_from_fcs
 from ..gating.gates import FCS, Dimension
 from ..transforms import Asinh, Linear, Logicle, Transform
 from .schema import TransformSpec, Transforms
@@ -74,6 +74,7 @@ class SampleEvents:
     _linear: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _transforms: dict[str, Transform] = field(default_factory=dict, repr=False)
+    _compensated_block: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_anndata(cls, adata, sample_id: str, markers: Mapping[str, str] | None = None,
@@ -82,7 +83,25 @@ class SampleEvents:
 
         ``markers`` (detector -> marker) defaults to the file's ``$PnS``.
         """
-        var = adata.var
+        return cls._from_parts(np.asarray(adata.X), adata.var, spillover_from_anndata(adata), sample_id, markers,
+                               info, scale)
+
+    @classmethod
+    def from_fcs(cls, fcs, sample_id: str, markers: Mapping[str, str] | None = None,
+                 info: Mapping[str, Any] | None = None, scale: Transforms | None = None) -> SampleEvents:
+        """Build from an :class:`msclab.io.FCSFile` (:func:`msclab.io.open_fcs`), without an AnnData.
+
+        The same events as :meth:`from_anndata` on :func:`msclab.io.read_fcs`
+        output, without the per-event string index that costs more than
+        gating a sample.
+        """
+        data = fcs.read_events(scale=True)
+        return cls._from_parts(data, fcs.var, spillover_from_fcs(fcs), sample_id, markers, info, scale)
+
+    @classmethod
+    def _from_parts(cls, data: np.ndarray, var: pd.DataFrame, spillover: Spillover | None, sample_id: str,
+                    markers: Mapping[str, str] | None, info: Mapping[str, Any] | None,
+                    scale: Transforms | None) -> SampleEvents:
         channels = [str(c) for c in var.index]
         if markers is None:
             pns = var["pns"] if "pns" in var else pd.Series("", index=var.index)
@@ -91,9 +110,8 @@ class SampleEvents:
         for ch in channels:
             value = var.loc[ch, "range"] if "range" in var else None
             ranges[ch] = float(value) if value is not None and np.isfinite(value) and value > 0 else 262144.0
-        return cls(sample_id=sample_id, data=np.asarray(adata.X), channels=channels, markers=dict(markers),
-                   ranges=ranges, spillover=spillover_from_anndata(adata), info=dict(info or {}),
-                   scale=scale or Transforms())
+        return cls(sample_id=sample_id, data=data, channels=channels, markers=dict(markers), ranges=ranges,
+                   spillover=spillover, info=dict(info or {}), scale=scale or Transforms())
 
     @property
     def n_events(self) -> int:
@@ -148,16 +166,21 @@ class SampleEvents:
     def linear(self, channel: str) -> np.ndarray:
         """Compensated values (float64), untransformed: for MFI and proliferation."""
         if channel not in self._linear:
-            j = self.channels.index(channel)
             matrix = self.spillover
             if matrix is not None and matrix.detector_for(channel) is not None:
-                idx = matrix.column_indices(self.channels)
-                block = np.asarray(self.data[:, idx], dtype=np.float64)
                 k = matrix.detectors.index(matrix.detector_for(channel))
-                self._linear[channel] = block @ matrix.inverse[:, k]
+                self._linear[channel] = self._compensated()[k]
             else:
-                self._linear[channel] = np.asarray(self.data[:, j], dtype=np.float64)
+                self._linear[channel] = np.asarray(self.data[:, self.channels.index(channel)], dtype=np.float64)
         return self._linear[channel]
+
+    def _compensated(self) -> np.ndarray:
+        """Every spillover detector compensated at once (detectors x events, float64), computed once."""
+        if self._compensated_block is None:
+            assert self.spillover is not None
+            block = np.asarray(self.data[:, self.spillover.column_indices(self.channels)], dtype=np.float64)
+            self._compensated_block = np.ascontiguousarray((block @ self.spillover.inverse).T)
+        return self._compensated_block
 
     def values(self, channel: str) -> np.ndarray:
         """Compensated and transformed values: the coordinates gates are drawn in."""
