@@ -1,7 +1,7 @@
 """Many experiments on Dask, resumable, with a run registry (``msclab batch``).
 
-Each experiment is split into per-sample flow tasks, per-plate assay tasks and
-one assemble task (:mod:`~msclab.batch.plan`); results are cached on disk by
+Each experiment is split into flow tasks (samples that share controls),
+per-plate assay tasks and one assemble task (:mod:`~msclab.batch.plan`); results are cached on disk by
 content hash (:mod:`~msclab.batch.cache`), so a rerun skips what is done;
 :mod:`~msclab.batch.execute` runs the tasks serially or on dask.distributed;
 every run is recorded in ``OUT/runs.sqlite`` (:mod:`~msclab.batch.registry`);

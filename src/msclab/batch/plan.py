@@ -1,4 +1,4 @@
-"""Decompose an experiment into tasks: per-sample flow tasks, per-plate assay tasks, one assemble task.
+"""Decompose an experiment into tasks: flow tasks, per-plate assay tasks, one assemble task.
 
 Every flow sample of every panel and every assay plate is a *unit* with a
 cache key: the SHA-256 of its inputs (samplesheet row and file content, the

@@ -66,8 +66,9 @@ def run(
 ) -> None:
     """Run many experiments; per-experiment outputs as `msclab analyze` writes them, plus the registry.
 
-    Work is split per flow sample and per assay plate and runs on dask.distributed (an embedded
-    LocalCluster, or `--scheduler` for an existing cluster), or serially. Results are cached by
+    Work is split into flow tasks (the samples that share the same controls, with those controls)
+    and assay tasks (one per plate) and runs on dask.distributed (an embedded LocalCluster, or
+    `--scheduler` for an existing cluster), or serially. Results are cached per sample and plate by
     content hash: rerunning skips what is done, and a killed run resumes where it stopped. Exit
     code 0 when every sample was analysed, 1 when some failed (listed), 2 for bad input.
     """
