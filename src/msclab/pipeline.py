@@ -89,7 +89,6 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
     (one file per sample and panel) so the gating can be audited and reopened.
     """
-    from .flow.fixed import is_strategy_file, quantify_fixed_panel
     from .flow.panel import quantify_panel
 
     records, populations, qc, failures, plots = [], [], [], [], []
@@ -97,10 +96,7 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if exp.files(panel).empty:
             continue
         try:
-            if is_strategy_file(exp.spec.panels[panel].protocol):
-                result = quantify_fixed_panel(exp, panel, provenance=prov)
-            else:
-                result = quantify_panel(exp, panel, plots_dir=plots_dir, provenance=prov)
+            result = quantify_panel(exp, panel, plots_dir=plots_dir, provenance=prov)
         except MsclabError as exc:
             failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": str(exc)}
                          for s in exp.files(panel)["sample_id"]]
