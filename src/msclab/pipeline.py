@@ -78,8 +78,11 @@ class AnalysisResult:
 
     @property
     def n_failed(self) -> int:
-        """Number of samples that failed at some stage."""
-        return int(self.failures["sample_id"].nunique()) if len(self.failures) else 0
+        """Number of failures: samples with a failed file or stage, plus assay exports that could not be read."""
+        if not len(self.failures):
+            return 0
+        ids = self.failures["sample_id"].fillna("").astype(str)
+        return int(ids[ids != ""].nunique() + (ids == "").sum())
 
 
 def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None
@@ -198,9 +201,21 @@ def _calibrate_across_plates(wells: pd.DataFrame, exp: Experiment, prov: Provena
 
 
 def _mark_failures(readouts: ad.AnnData, failures: pd.DataFrame) -> None:
+    """Record every failure in ``obs``; a sample is ``failed`` only when nothing of it was measured.
+
+    A failure removes only what depends on the failed input: a failed FCS file
+    leaves its panel's readouts of that sample unmeasured, and the sample's
+    other panels and cytokine wells still count (its ``status`` stays ``ok``,
+    ``status_reason`` names the failure). A sample with no measured readout at
+    all is ``failed`` and excluded from every contrast.
+    """
+    import numpy as np
+
+    measured = pd.Series(np.isfinite(np.asarray(readouts.X, dtype=float)).any(axis=1), index=readouts.obs_names)
     for sample_id, group in failures[failures["sample_id"] != ""].groupby("sample_id"):
         if sample_id in readouts.obs_names:
-            readouts.obs.loc[sample_id, "status"] = "failed"
+            if not measured[sample_id]:
+                readouts.obs.loc[sample_id, "status"] = "failed"
             readouts.obs.loc[sample_id, "status_reason"] = "; ".join(f"{s}: {r}" for s, r in zip(group["stage"], group["reason"]))
 
 
