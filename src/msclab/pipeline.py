@@ -85,8 +85,55 @@ class AnalysisResult:
         return int(ids[ids != ""].nunique() + (ids == "").sum())
 
 
-def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None
-             ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+@dataclass
+class FlowOutcome:
+    """What the flow panels of an experiment gave (:func:`run_flow`, or assembled by a batch).
+
+    Attributes
+    ----------
+    records
+        Long readout records, one frame per panel (:func:`msclab.readouts.build_readouts`).
+    populations
+        One row per sample, panel and population (``populations.csv``).
+    qc
+        Acquisition and event-count checks (``flow_qc.csv``).
+    failures
+        One ``{"sample_id", "stage", "reason"}`` per sample that could not be quantified.
+    plots
+        Gate plots written.
+    """
+
+    records: list[pd.DataFrame] = field(default_factory=list)
+    populations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    qc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    failures: list[dict] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class AssayOutcome:
+    """What the cytokine assays of an experiment gave (:func:`run_assays`, or assembled by a batch).
+
+    Attributes
+    ----------
+    records
+        Long readout records of the samplesheet's samples.
+    concentrations, curves
+        Every well (``concentrations.csv``) and every standard curve (``curves.csv``).
+    failures
+        One ``{"sample_id": "", "stage", "reason"}`` per export that could not be read.
+    plots
+        Standard-curve plots written.
+    """
+
+    records: list[pd.DataFrame] = field(default_factory=list)
+    concentrations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    failures: list[dict] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+
+
+def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None) -> FlowOutcome:
     """Gate and quantify every panel; returns records, populations, QC, failures and plots.
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
@@ -112,7 +159,7 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if gates_dir is not None:
             written = result.write_gatingml(gates_dir)
             prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
-    return (records, concat_frames(populations), concat_frames(qc), failures, plots)
+    return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -121,8 +168,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None
-               ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None) -> AssayOutcome:
     """Read, fit and quantify every assay export; returns records, concentrations, curves, failures, plots.
 
     When the samplesheet names bridge samples (``control_type = bridge``) and an
@@ -151,7 +197,7 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
         if plots_dir is not None:
             plots += save_curve_plots(result, plots_dir / "curves" / assay.id)
         results.append((assay.id, result))
-    return (*combine_assays(exp, results, prov), failures, plots)
+    return AssayOutcome(*combine_assays(exp, results, prov), failures, plots)
 
 
 def combine_assays(exp: Experiment, results: list[tuple[str, AssayResult]], prov: Provenance
@@ -263,8 +309,8 @@ def start_provenance(exp: Experiment, out: Path, settings: Settings, command: st
     return prov
 
 
-def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow: tuple, assays: tuple,
-                    out: Path) -> AnalysisResult:
+def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow: FlowOutcome,
+                    assays: AssayOutcome, out: Path) -> AnalysisResult:
     """From quantified flow panels and assay plates to readouts, effects, comparison and every output.
 
     Parameters
@@ -272,17 +318,15 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     exp, prov, settings
         The experiment, its provenance record and the analysis parameters.
     flow
-        What :func:`run_flow` returns: records, populations, QC, failures, plots.
+        What :func:`run_flow` returns.
     assays
-        What :func:`run_assays` returns: records, concentrations, curves, failures, plots.
+        What :func:`run_assays` returns.
     out
         The output folder.
     """
-    flow_records, populations, flow_qc, flow_failures, flow_plots = flow
-    assay_records, concentrations, curves, assay_failures, curve_plots = assays
-    failures = pd.DataFrame(flow_failures + assay_failures, columns=["sample_id", "stage", "reason"])
+    failures = pd.DataFrame(flow.failures + assays.failures, columns=["sample_id", "stage", "reason"])
 
-    records = [r for r in flow_records + assay_records if len(r)]
+    records = [r for r in flow.records + assays.records if len(r)]
     mapping = exp.spec.catalogue_mapping
     table = pd.concat(records, ignore_index=True) if records else pd.DataFrame()
     readouts = build_readouts(exp.samples, table)
@@ -297,8 +341,10 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed)
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
-    result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,
-                            {"gates": flow_plots, "curves": curve_plots}, prov, flow_qc, trends)
+    result = AnalysisResult(
+        experiment=exp, readouts=readouts, effects=effects, comparison=comparison, populations=flow.populations,
+        concentrations=assays.concentrations, curves=assays.curves, failures=failures,
+        plots={"gates": flow.plots, "curves": assays.plots}, provenance=prov, flow_qc=flow.qc, trends=trends)
     write_outputs(result, out)
     return result
 
