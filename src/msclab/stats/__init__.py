@@ -8,7 +8,7 @@
 See ``docs/statistics.md``.
 """
 
-from .contrasts import Contrast
+from ..experiment.contrasts import Contrast
 from .effects import EFFECT_COLUMNS, estimate_effects
 from .fdr import bh_qvalues
 from .trend import dose_trend, msc_fraction

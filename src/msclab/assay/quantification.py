@@ -56,7 +56,7 @@ from scipy import stats
 from .._parallel import fork_map
 from ..errors import MsclabError
 from ..io.assay_export import REQUIRED_COLUMNS, AssayExport
-from ..readouts import FLAG_LEVELS, flag_code
+from ..flags import FLAG_LEVELS, flag_code
 from .curves import CurveFit, inverse_logistic, logistic_jacobian, logistic_slope
 from .qc import CV_LIMIT, LOD_K, STANDARD_COLUMNS, Calibration, calibrate
 
