@@ -81,6 +81,11 @@ class AnalysisResult:
         """Number of samples that failed at some stage."""
         return int(self.failures["sample_id"].nunique()) if len(self.failures) else 0
 
+    def __repr__(self) -> str:
+        return (f"AnalysisResult({self.experiment.spec.name!r}: readouts {self.readouts.n_obs} samples x "
+                f"{self.readouts.n_vars} readouts, {len(self.effects)} effects, {self.n_failed} failed samples; "
+                f"{self.comparison!r})")
+
 
 def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None
              ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:

@@ -171,6 +171,11 @@ class AssayResult:
     calibrations: dict[tuple[str, str], Calibration] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        accepted = int(self.curves["accepted"].sum()) if "accepted" in self.curves else 0
+        return (f"AssayResult({len(self.wells)} wells, {len(self.curves)} curves ({accepted} accepted), "
+                f"{len(self.masks)} masked standards)")
+
     def to_dataset(self) -> xr.Dataset:
         """The wells as an xarray Dataset with dims ``plate x well x analyte``.
 

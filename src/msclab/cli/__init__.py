@@ -18,6 +18,7 @@ import sys
 
 import click
 import typer
+from typer.core import TyperCommand
 
 from .. import __version__
 from ._common import GuardedGroup, state
@@ -50,9 +51,7 @@ def load_command(name: str) -> click.Command:
     def _placeholder() -> None:
         """Keep the registered commands a group."""
 
-    built = typer.main.get_command(group)
-    assert isinstance(built, click.Group)
-    return built.commands[name]
+    return typer.main.get_command(group).commands[name]
 
 
 class LazyGroup(GuardedGroup):
@@ -68,7 +67,7 @@ class LazyGroup(GuardedGroup):
             return None
         if self._listing:
             summary = COMMANDS[cmd_name][1]
-            return click.Command(cmd_name, help=summary, short_help=summary)
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
         if cmd_name not in self.commands:
             self.commands[cmd_name] = load_command(cmd_name)
         return self.commands[cmd_name]
