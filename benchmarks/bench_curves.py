@@ -6,7 +6,7 @@ Timings in the same run on the same simulated plates (duplicate 8-level
 standards, 2 blanks, 30 duplicate unknowns per plate x analyte; see
 ``tests/assay/_sim.py``):
 
-- ``msclab quantify``: :func:`msclab.assay.quantify.quantify` -- 5PL, 1/y^2,
+- ``msclab quantify``: :func:`msclab.assay.quantification.quantify` -- 5PL, 1/y^2,
   multi-start bounded fits, outlier masking, ICH M10 QC, delta-method CIs,
   flags -- in one process (``n_jobs=1``) and in ``--processes`` worker
   processes (default 2);
@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.optimize import curve_fit
 
 from msclab.assay.curves import fit_curve
-from msclab.assay.quantify import quantify
+from msclab.assay.quantification import quantify
 
 SIM = Path(__file__).resolve().parents[1] / "tests" / "assay" / "_sim.py"
 

@@ -17,7 +17,7 @@ import anndata as ad
 import pandas as pd
 
 from ._files import atomic_path, atomic_write
-from .assay.quantify import AssayResult
+from .assay.quantification import AssayResult
 from .compare import Comparison, score
 from .compare.analytes import catalogue_id_for_analyte
 from .errors import MsclabError
@@ -25,7 +25,7 @@ from .experiment import Experiment, read_experiment
 from .provenance import Provenance
 from .readouts import build_readouts, to_long
 from .stats import Contrast, estimate_effects
-from .stats.contrasts import select
+from .experiment.contrasts import select
 
 #: Files ``analyze`` writes (design contract), by key.
 OUTPUTS = {
@@ -83,6 +83,11 @@ class AnalysisResult:
             return 0
         ids = self.failures["sample_id"].fillna("").astype(str)
         return int(ids[ids != ""].nunique() + (ids == "").sum())
+
+    def __repr__(self) -> str:
+        return (f"AnalysisResult({self.experiment.spec.name!r}: readouts {self.readouts.n_obs} samples x "
+                f"{self.readouts.n_vars} readouts, {len(self.effects)} effects, {self.n_failed} failed samples; "
+                f"{self.comparison!r})")
 
 
 @dataclass
@@ -176,8 +181,8 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
     (:func:`msclab.normalise.calibrate_plates`) and the factors recorded.
     """
     from .assay.plots import save_curve_plots
-    from .assay.quantify import quantify
-    from .io.assay import read_assay
+    from .assay.quantification import quantify
+    from .assay.read import read_assay
 
     results, failures, plots = [], [], []
     for assay in exp.spec.assays:

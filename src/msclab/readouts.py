@@ -27,23 +27,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import MsclabError
+from .flags import FLAG_LEVELS, flag_code
 
 #: The kinds of readout msclab produces.
 READOUT_KINDS = ("frequency", "count", "mfi", "proliferation", "concentration", "ratio")
-
-#: Every flag a value can carry. ``ok`` is code 0.
-FLAG_LEVELS = (
-    "ok",
-    "<LLOQ",
-    ">ULOQ",
-    "extrapolated",
-    "high_cv",
-    "masked",
-    "saturated",
-    "fit_failed",
-    "low_events",
-    "not_measured",
-)
 
 RECORD_COLUMNS = ("sample_id", "readout", "value", "kind", "unit")
 #: Optional per-value quantification limits, kept as layers for the censoring rule.
@@ -52,16 +39,6 @@ VAR_COLUMNS = (
     "kind", "unit", "panel", "population", "parent", "marker", "analyte",
     "statistic", "catalogue_id",
 )
-
-
-def flag_code(flag: str) -> int:
-    """Return the integer code of a flag name."""
-    try:
-        return FLAG_LEVELS.index(flag)
-    except ValueError:
-        raise MsclabError(
-            f"unknown flag {flag!r}", hint=f"Use one of: {', '.join(FLAG_LEVELS)}."
-        ) from None
 
 
 def build_readouts(samples: pd.DataFrame, records: pd.DataFrame | Iterable[dict]) -> ad.AnnData:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from msclab.assay.quantify import quantify
+from msclab.assay.quantification import quantify
 from msclab.flow.beads import bead_export, identify_beads, load_panel, read_bead_events
 
 FCS = "assay_exports/legendplex_fcs/legendplex_K2-C07-A7_cytoflex.fcs"

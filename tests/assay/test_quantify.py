@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from msclab._parallel import fork_context, n_processes
-from msclab.assay import quantify as quantify_module
+from msclab.assay import quantification as quantify_module
 from msclab.assay.qc import STANDARD_COLUMNS, assess, calibrate, quantification_range
-from msclab.assay.quantify import quantify
+from msclab.assay.quantification import quantify
 from msclab.readouts import FLAG_LEVELS, build_readouts
 
 IN_RANGE = ["ok", "high_cv"]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from msclab.assay.curves import logistic
-from msclab.assay.quantify import quantify
+from msclab.assay.quantification import quantify
 from msclab.normalise.censoring import apply_censoring
 from msclab.readouts import build_readouts
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from msclab.assay.curves import CurveFit, logistic, response_weights
-from msclab.assay.quantify import quantify
+from msclab.assay.quantification import quantify
 from msclab.io.luminex import read_xponent
 
 XPONENT = "assay_exports/luminex_xponent/xponent31_cytokine30plex_quan_pone0187901_s001.csv"

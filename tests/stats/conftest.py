@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from msclab.readouts import build_readouts
-from msclab.stats.contrasts import Contrast
+from msclab.experiment.contrasts import Contrast
 
 SAMPLE_DEFAULTS = dict(
     stimulus="PHA", culture="contact", msc_source="", msc_licensing="", timepoint="72h",

@@ -166,6 +166,12 @@ class CurveFit:
     weight_floor: float = 1.0
     log_x_range: tuple[float, float] = (float("nan"), float("nan"))
 
+    def __repr__(self) -> str:
+        if not self.ok:
+            return f"CurveFit({self.model}, {self.weighting}, failed: {self.reason})"
+        params = ", ".join(f"{v:.4g}" for v in self.params)
+        return f"CurveFit({self.model}, {self.weighting}, params=({params}), sigma={self.sigma:.3g}, dof={self.dof})"
+
     @property
     def n_free(self) -> int:
         """Number of fitted parameters (4 or 5)."""

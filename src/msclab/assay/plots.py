@@ -1,27 +1,34 @@
-"""Standard-curve plots: standards, fitted curve, LLOQ/ULOQ and samples (matplotlib Agg)."""
+"""Standard-curve plots: standards, fitted curve, LLOQ/ULOQ and samples (PNG files, or any matplotlib Axes)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from .._files import atomic_path  # noqa: E402
-from .qc import Calibration  # noqa: E402
+from .._files import atomic_path
+from .qc import Calibration
 
 
 def plot_curve(cal: Calibration, samples: pd.DataFrame | None = None, title: str = "") -> Figure:
-    """Plot one calibration on log concentration.
+    """Plot one calibration on a new figure (no pyplot, no backend change); see :func:`draw_curve`."""
+    fig = Figure(figsize=(5.5, 4.0))
+    draw_curve(fig.subplots(), cal, samples, title)
+    fig.tight_layout()
+    return fig
+
+
+def draw_curve(ax: Axes, cal: Calibration, samples: pd.DataFrame | None = None, title: str = "") -> Axes:
+    """Draw one calibration on log concentration on ``ax``.
 
     Parameters
     ----------
+    ax
+        A matplotlib Axes.
     cal
         The calibration (standards, fit, LLOQ/ULOQ).
     samples
@@ -29,8 +36,12 @@ def plot_curve(cal: Calibration, samples: pd.DataFrame | None = None, title: str
         with a concentration are drawn on the curve.
     title
         Axes title.
+
+    Returns
+    -------
+    Axes
+        ``ax``.
     """
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
     std = cal.standards
     used, masked = std[~std["masked"]], std[std["masked"]]
     ax.scatter(used["expected_concentration"], used["signal"], color="black", s=18, label="standards", zorder=3)
@@ -57,12 +68,11 @@ def plot_curve(cal: Calibration, samples: pd.DataFrame | None = None, title: str
     status = "accepted" if cal.accepted else f"not accepted: {cal.reason}"
     ax.set_title(f"{title}\n{status}" if title else status, fontsize=8)
     ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    return fig
+    return ax
 
 
 def save_curve_plots(result, folder: str | Path) -> list[Path]:
-    """Write one PNG per plate x analyte of an :class:`~msclab.assay.quantify.AssayResult`."""
+    """Write one PNG per plate x analyte of an :class:`~msclab.assay.quantification.AssayResult`."""
     folder = Path(folder)
     written = []
     for (plate, analyte), cal in result.calibrations.items():
@@ -72,6 +82,5 @@ def save_curve_plots(result, folder: str | Path) -> list[Path]:
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"curve_{plate}_{analyte}") + ".png"
         with atomic_path(folder / name) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
         written.append(folder / name)
     return written

@@ -97,6 +97,11 @@ class Calibration:
     lod_signal: float = float("nan")
     standard_range: tuple[float, float] = (float("nan"), float("nan"))
 
+    def __repr__(self) -> str:
+        status = "accepted" if self.accepted else f"not accepted: {self.reason}"
+        return (f"Calibration({status}; LLOQ={self.lloq:.4g}, ULOQ={self.uloq:.4g}, "
+                f"{len(self.standards)} standards, {len(self.masks)} masked; {self.fit!r})")
+
 
 def _recovery_arrays(
     fit: CurveFit, nominal: np.ndarray, signal: np.ndarray

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..assay.quantify import AssayResult, quantify
+from ..assay.quantification import AssayResult, quantify
 from ..errors import MsclabError
 from ..experiment.model import Assay
 from ..io.assay import read_assay
@@ -30,7 +30,7 @@ class PlateOutcome:
     failure
         Why the export could not be read, or None.
     wells, curves, masks, settings
-        As in :class:`~msclab.assay.quantify.AssayResult`.
+        As in :class:`~msclab.assay.quantification.AssayResult`.
     leniencies
         What the reader accepted.
     plots

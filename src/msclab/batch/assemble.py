@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..assay.quantify import AssayResult
+from ..assay.quantification import AssayResult
 from ..experiment import Experiment
 from ..pipeline import (AnalysisResult, AssayOutcome, FlowOutcome, Settings, combine_assays, concat_frames,
                         finish_analysis, start_provenance)

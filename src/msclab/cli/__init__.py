@@ -1,8 +1,12 @@
 """The ``msclab`` command line.
 
 Each command group lives in its own module with a ``register(app)`` function;
-:data:`COMMAND_MODULES` lists them in the order ``--help`` shows them. Bad input
-never prints a traceback: :class:`~msclab.cli._common.GuardedGroup` turns
+:data:`COMMANDS` names, in the order ``--help`` shows them, the module that
+registers each command and the one line ``msclab --help`` prints for it. A
+command's module is imported only when that command runs (or its own
+``--help`` is asked for), so ``msclab --help`` and ``msclab --version`` load no
+analysis code. Bad input never prints a traceback:
+:class:`~msclab.cli._common.GuardedGroup` turns
 :class:`~msclab.errors.MsclabError` into one paragraph on stderr and exit code 2
 (``--debug`` shows the traceback).
 """
@@ -12,16 +16,72 @@ from __future__ import annotations
 import importlib
 import sys
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from .. import __version__
 from ._common import GuardedGroup, state
 
-COMMAND_MODULES = ("experiment", "simulate", "catalogue", "fcs", "gate", "assay", "batch")
+#: Command -> (module of this package that registers it, its one-line summary in ``msclab --help``).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "analyze": ("experiment", "Run the whole pipeline: gate, quantify, fit curves, estimate effects, compare with "
+                              "the review."),
+    "validate": ("experiment", "Check an experiment without computing anything."),
+    "init": ("experiment", "Draft experiment.yaml and samplesheet.csv from a folder of instrument files."),
+    "simulate": ("simulate", "Write a simulated MSC co-culture study with known truth."),
+    "gate": ("gate", "Gate FCS files and write population counts and percentages."),
+    "catalogue": ("catalogue", "The catalogue of MSC effects the comparison scores against."),
+    "fcs": ("fcs", "Look inside flow cytometry (FCS) files."),
+    "assay": ("assay", "Cytokine assays (ELISA, Luminex, Bio-Plex, bead arrays): standard curves and "
+                       "concentrations."),
+    "batch": ("batch", "Analyse many experiments (plates, studies) on Dask, resumably, with a run registry."),
+}
+#: The command modules, each imported on first use.
+COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
+
+
+def load_command(name: str) -> click.Command:
+    """Import the module that registers command ``name`` and return the command as click builds it."""
+    module, _ = COMMANDS[name]
+    group = typer.Typer(add_completion=False, rich_markup_mode="markdown")
+    importlib.import_module(f"{__name__}.{module}").register(group)
+
+    @group.callback()
+    def _placeholder() -> None:
+        """Keep the registered commands a group."""
+
+    return typer.main.get_command(group).commands[name]
+
+
+class LazyGroup(GuardedGroup):
+    """The root group: commands listed from :data:`COMMANDS`, their modules imported on first use."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102 - click API
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102 - click API
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:
+            summary = COMMANDS[cmd_name][1]
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:  # noqa: D102 - click API
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
 app = typer.Typer(
     name="msclab",
-    cls=GuardedGroup,
+    cls=LazyGroup,
     help=(
         "Turn MSC co-culture experiments (FCS files, ELISA and multiplex exports) into "
         "population frequencies, cytokine concentrations and effects, and compare them "
@@ -49,13 +109,10 @@ def _root(
     state.debug = debug
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"{__name__}.{_name}").register(app)
-
 
 def main() -> None:
     """Entry point of the ``msclab`` console script."""
     sys.exit(app())
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "load_command", "main"]

@@ -11,9 +11,9 @@ import typer
 from .._files import atomic_write
 from ..assay.curves import MODELS, WEIGHTINGS
 from ..assay.plots import save_curve_plots
-from ..assay.quantify import AssayResult, quantify
+from ..assay.quantification import AssayResult, quantify
 from ..errors import MsclabError
-from ..io.assay import read_assay
+from ..assay.read import read_assay
 from ..io.assay_export import AssayExport
 from ..provenance import Provenance
 from ._common import EXIT_SAMPLES_FAILED, console, console_err

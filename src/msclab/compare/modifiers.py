@@ -26,29 +26,14 @@ from __future__ import annotations
 import math
 import re
 
-from pydantic import BaseModel, ConfigDict
-
 from ..catalogue.model import Effect, Scoring
+from ..experiment.modifiers import Modifiers
 from ..stats.trend import msc_fraction
 
 #: ``msc_licensing`` values that mean "not licensed" (compared lower-case).
 UNLICENSED = frozenset({"", "none", "no", "unlicensed", "naive", "unprimed", "false", "0", "-", "nan"})
 
 _SLE_SOURCE = re.compile(r"sle|lupus|patient|autolog", re.IGNORECASE)
-
-
-class Modifiers(BaseModel):
-    """Experiment-level statements that override what the samplesheet says.
-
-    Each field left ``None`` is read from the treated samples of each contrast.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    msc_ratio: str | None = None
-    culture: str | None = None
-    licensed: bool | None = None
-    sle_derived: bool | None = None
 
 
 def _values(text: object) -> list[str]:

@@ -74,6 +74,12 @@ class Comparison:
     ci: tuple[float, float]
     summary: str
 
+    def __repr__(self) -> str:
+        verdicts = self.table["verdict"].value_counts().to_dict() if "verdict" in self.table else {}
+        score = float("nan") if self.score is None else self.score
+        return (f"Comparison(score={score:.3g} [{self.ci[0]:.3g}, {self.ci[1]:.3g}], "
+                f"{len(self.table)} rows, verdicts={verdicts})")
+
 
 def _mapped(effects: pd.DataFrame, catalogue: Catalogue, mapping: dict[str, str | None] | None) -> pd.DataFrame:
     out = effects.copy()

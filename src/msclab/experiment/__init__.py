@@ -16,7 +16,9 @@ import pandas as pd
 
 from ..errors import FCSError, ManifestError, MsclabError
 from . import validate as _v
-from .model import Assay, Contrast, ExperimentSpec, Panel
+from .contrasts import Contrast
+from .model import Assay, ExperimentSpec, Panel
+from .modifiers import Modifiers
 from .plate import PLATE_FORMATS, PlateFormat, normalise_well, parse_well
 from .samplesheet import SAMPLE_COLUMNS, parse_ratio, read_samplesheet
 
@@ -43,6 +45,12 @@ class Experiment:
     spec: ExperimentSpec
     samplesheet: pd.DataFrame
     unreadable: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        samples = self.samples
+        return (f"Experiment({self.spec.name!r}: {len(samples)} samples, {samples['donor'].nunique()} donors, "
+                f"{len(self.files())} FCS files, panels {sorted(self.spec.panels)}, {len(self.spec.assays)} assays, "
+                f"{len(self.spec.contrasts)} contrasts; {self.path})")
 
     @property
     def root(self) -> Path:
@@ -168,6 +176,6 @@ def read_experiment(path: str | PathLike[str], *, allow: Iterable[str | PathLike
 
 
 __all__ = [
-    "PLATE_FORMATS", "Assay", "Contrast", "Experiment", "ExperimentSpec", "Panel", "PlateFormat",
+    "PLATE_FORMATS", "Assay", "Contrast", "Experiment", "ExperimentSpec", "Modifiers", "Panel", "PlateFormat",
     "normalise_well", "parse_well", "read_experiment", "validate_experiment",
 ]

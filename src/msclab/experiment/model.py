@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..compare.modifiers import Modifiers
-from ..stats.contrasts import Contrast
+from .contrasts import Contrast
+from .modifiers import Modifiers
 
 #: Experimental contexts of the effects catalogue (``msc_effects_catalogue.yaml``, meta.vocab.context).
 CONTEXTS = ("in_vitro_human", "in_vitro_mouse", "sle_mouse_model", "sle_patient_trial", "other_disease_model")
@@ -101,7 +101,7 @@ class ExperimentSpec(_Strict):
     assays
         Cytokine assay exports.
     contrasts
-        What to compare (:class:`msclab.stats.contrasts.Contrast`).
+        What to compare (:class:`msclab.experiment.contrasts.Contrast`).
     catalogue_mapping
         Readout id -> catalogue effect id, overriding the defaults.
     catalogue
@@ -109,7 +109,7 @@ class ExperimentSpec(_Strict):
     modifiers
         Statements about the MSCs that weaken the catalogue's expectations
         (ratio, culture, licensing, SLE-derived), overriding what the
-        samplesheet says (:class:`msclab.compare.Modifiers`).
+        samplesheet says (:class:`msclab.experiment.modifiers.Modifiers`).
     """
 
     name: str

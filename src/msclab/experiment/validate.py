@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import MsclabError
-from ..stats.contrasts import select
+from .contrasts import select
 from .model import CONTROL_TYPES, ExperimentSpec
 from .plate import PLATE_FORMATS
 from .samplesheet import REQUIRED_COLUMNS, SAMPLE_COLUMNS, TODO, parse_ratio

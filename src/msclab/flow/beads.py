@@ -19,7 +19,7 @@ A panel is a YAML file (``protocols/legendplex/*.yaml``): groups -> bead ID ->
 analyte and top standard concentration, the standard dilution fold and level
 names, and the unit. :func:`bead_export` turns a set of FCS files with their
 plate positions into an :class:`~msclab.io.assay_export.AssayExport` for
-:func:`msclab.assay.quantify.quantify`.
+:func:`msclab.assay.quantification.quantify`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Gate plots: each resolved gate drawn on its parent's events (matplotlib Agg, PNG).
+"""Gate plots: each resolved gate drawn on its parent's events (PNG files, or any matplotlib Axes).
 
 One figure per sample and panel, one axis per gate: a 2-D density (log
 colour scale) with the gate's ellipse, polygon, rectangle or quadrant lines,
@@ -14,18 +14,15 @@ from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import patches
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib import patches  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-
-from .._files import atomic_path  # noqa: E402
-from .._parallel import fork_map  # noqa: E402
-from .gating.gates import EllipsoidGate, PolygonGate, RectangleGate  # noqa: E402
-from .protocols.resolve import ResolvedSample  # noqa: E402
+from .._files import atomic_path
+from .._parallel import fork_map
+from .gating.gates import EllipsoidGate, PolygonGate, RectangleGate
+from .protocols.resolve import ResolvedSample
 
 _NCOLS = 4
 #: Fewest plots worth a worker process (a plot takes ~0.5 s, a fork a few milliseconds).
@@ -49,8 +46,31 @@ def _margins(nrows: int, ncols: int) -> dict[str, float]:
             "top": 1 - (top + _TITLE) / height, "wspace": (left + right) / axis_w, "hspace": (bottom + top) / axis_h}
 
 
+def gate_figure(sample: ResolvedSample, *, title: str | None = None) -> Figure:
+    """Draw every resolved gate of one sample, one axis per gate, on a new figure (no pyplot, no backend change).
+
+    Parameters
+    ----------
+    sample
+        The resolved sample.
+    title
+        Figure title (default: the sample id).
+    """
+    gates = [(label, rec) for label, rec in sample.gates.items() if rec["method"] != "boolean"]
+    nrows = max(1, math.ceil(len(gates) / _NCOLS))
+    ncols = min(_NCOLS, max(1, len(gates)))
+    fig = Figure(figsize=(_CELL[0] * ncols, _CELL[1] * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=_margins(nrows, ncols))
+    for ax, (label, _) in zip(axes.ravel(), gates, strict=False):
+        draw_gate(ax, sample, label)
+    for ax in axes.ravel()[len(gates):]:
+        ax.axis("off")
+    fig.suptitle(title or sample.events.sample_id, fontsize=11)
+    return fig
+
+
 def plot_sample(sample: ResolvedSample, path: str | PathLike[str], *, title: str | None = None) -> Path:
-    """Draw every resolved gate of one sample and save a PNG.
+    """Draw every resolved gate of one sample (:func:`gate_figure`) and save a PNG.
 
     Parameters
     ----------
@@ -66,21 +86,11 @@ def plot_sample(sample: ResolvedSample, path: str | PathLike[str], *, title: str
     Path
         ``path``.
     """
-    gates = [(label, rec) for label, rec in sample.gates.items() if rec["method"] != "boolean"]
-    nrows = max(1, math.ceil(len(gates) / _NCOLS))
-    ncols = min(_NCOLS, max(1, len(gates)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(_CELL[0] * ncols, _CELL[1] * nrows), squeeze=False,
-                             gridspec_kw=_margins(nrows, ncols))
-    for ax, (label, record) in zip(axes.ravel(), gates):
-        _draw_gate(ax, sample, label, record)
-    for ax in axes.ravel()[len(gates):]:
-        ax.axis("off")
-    fig.suptitle(title or sample.events.sample_id, fontsize=11)
+    fig = gate_figure(sample, title=title)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
     return target
 
 
@@ -123,7 +133,19 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     return float(lo - pad), float(hi + pad)
 
 
-def _draw_gate(ax, sample: ResolvedSample, label: str, record: dict) -> None:
+def draw_gate(ax, sample: ResolvedSample, label: str) -> None:
+    """Draw the gate ``label`` of a resolved sample on ``ax``: its parent's events and the gate's shape.
+
+    Parameters
+    ----------
+    ax
+        A matplotlib Axes.
+    sample
+        The resolved sample.
+    label
+        A key of ``sample.gates``.
+    """
+    record = sample.gates[label]
     names = record["populations"]
     parent = sample.mask(record["parent"])
     channels = list(record["dimensions"].values())

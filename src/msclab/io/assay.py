@@ -1,12 +1,19 @@
 """One entry point for every cytokine-assay export: :func:`read_assay`.
 
-It recognises the format from the file's own signature (not its name), calls
-the matching reader, and applies a plate layout when given one.
+Every supported format is one :class:`Reader` entry of :data:`READERS`: its
+name, the other names a user may give it, ``can_open(path)`` that recognises
+the file from its own content (not its name), and ``read(path, **options)``.
+:func:`detect_format` asks the entries in table order; a new format is one
+reader module plus one entry here. Bead-array plates (LEGENDplex/CBA, FCS files
+read on a cytometer) are read by :func:`msclab.assay.read_assay`, which adds
+them on top of this table.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from msclab.errors import AssayFileError
@@ -18,18 +25,142 @@ from msclab.io.plate_reader import read_bmg, read_gen5, read_grid, read_softmax,
 from msclab.io.plate_reader._text import read_text
 from msclab.io.plate_reader.grid import grid_columns, xlsx_sheets
 
-#: Format name -> reader. Plate readers take ``analyte`` and ``reference``.
-READERS: dict[str, Callable[..., AssayExport]] = {
-    "grid": read_grid,
-    "gen5": read_gen5,
-    "softmax_pro": read_softmax,
-    "tecan_magellan": read_tecan,
-    "bmg_mars": read_bmg,
-    "xponent": read_xponent,
-    "bioplex": read_bioplex,
-}
-PLATE_READER_FORMATS = ("grid", "gen5", "softmax_pro", "tecan_magellan", "bmg_mars")
 _EXCEL = (".xlsx", ".xlsm")
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One assay-export format.
+
+    Attributes
+    ----------
+    name
+        The format's name (``format=`` of :func:`read_assay`, ``format:`` in ``experiment.yaml``).
+    aliases
+        Other accepted spellings of the name.
+    can_open
+        ``can_open(path)``: True when the file's content is of this format.
+    read
+        ``read(path, **options)`` -> :class:`~msclab.io.assay_export.AssayExport`.
+    plate_reader
+        Single-analyte plate reader: ``read`` takes ``analyte`` and ``reference``.
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    can_open: Callable[[Path], bool]
+    read: Callable[..., AssayExport]
+    plate_reader: bool = False
+
+    def __repr__(self) -> str:
+        return f"Reader({self.name!r}, aliases={self.aliases!r})"
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Modification time and size, so that the cached sniffs below see a changed file; (0, 0) if missing."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _text_lines(path: Path, stamp: tuple[int, int]) -> tuple[str, list[str]]:
+    head = read_text(path, [])[:4000]
+    return head, [line.strip().strip('"') for line in head.splitlines() if line.strip()]
+
+
+def _head(path: Path) -> tuple[str, str, list[str]] | None:
+    """``(head, first line, lines)`` of a text export; None for a workbook."""
+    if path.suffix.lower() in _EXCEL:
+        return None
+    head, lines = _text_lines(path, _stamp(path))
+    return head, (lines[0] if lines else ""), lines
+
+
+@functools.lru_cache(maxsize=16)
+def _excel_marker(path: Path, stamp: tuple[int, int]) -> str | None:
+    """The first recognisable table of a workbook: ``tecan``, ``bioplex``, ``grid`` or None."""
+    for _, rows in xlsx_sheets(path):
+        for row in rows[:200]:
+            cells = {str(c).strip() for c in row if c is not None}
+            if "Well positions" in cells:
+                return "tecan"
+            if {"Type", "Well", "FI"} <= cells:
+                return "bioplex"
+            if grid_columns(row):
+                return "grid"
+    return None
+
+
+def _workbook(path: Path) -> str | None:
+    if path.suffix.lower() not in _EXCEL:
+        return None
+    return _excel_marker(path, _stamp(path))
+
+
+def _is_softmax(path: Path) -> bool:
+    text = _head(path)
+    return text is not None and text[1].startswith("##BLOCKS")
+
+
+def _is_xponent(path: Path) -> bool:
+    text = _head(path)
+    return text is not None and text[1].startswith("Program") and "xPONENT" in text[1]
+
+
+def _is_gen5(path: Path) -> bool:
+    text = _head(path)
+    return text is not None and "Software Version" in text[0] and ("Plate Number" in text[0] or "Results" in text[0])
+
+
+def _is_bmg(path: Path) -> bool:
+    text = _head(path)
+    return text is not None and ("Raw Data (" in text[0] or ("User:" in text[1] and "Test run no." in text[1]))
+
+
+def _is_tecan(path: Path) -> bool:
+    return _workbook(path) == "tecan"
+
+
+def _is_bioplex(path: Path) -> bool:
+    return _workbook(path) == "bioplex"
+
+
+def _is_grid(path: Path) -> bool:
+    text = _head(path)
+    if text is None:
+        return _workbook(path) == "grid"
+    return any(grid_columns(line.replace(";", ",").replace("\t", ",").split(",")) for line in text[2])
+
+
+#: Every supported format, in the order :func:`detect_format` tries them.
+READERS: tuple[Reader, ...] = (
+    Reader("softmax_pro", ("softmax",), _is_softmax, read_softmax, plate_reader=True),
+    Reader("xponent", ("luminex",), _is_xponent, read_xponent),
+    Reader("gen5", (), _is_gen5, read_gen5, plate_reader=True),
+    Reader("bmg_mars", ("bmg", "mars"), _is_bmg, read_bmg, plate_reader=True),
+    Reader("tecan_magellan", ("tecan", "magellan"), _is_tecan, read_tecan, plate_reader=True),
+    Reader("bioplex", ("bio-plex",), _is_bioplex, read_bioplex),
+    Reader("grid", (), _is_grid, read_grid, plate_reader=True),
+)
+
+
+def reader(name: str, *, path: Path | None = None) -> Reader:
+    """Return the :class:`Reader` named ``name`` (or one of its aliases, case-insensitive).
+
+    Raises
+    ------
+    AssayFileError
+        When no reader has that name; the hint lists the names.
+    """
+    key = name.strip().lower()
+    for entry in READERS:
+        if key == entry.name or key in entry.aliases:
+            return entry
+    raise AssayFileError(f"unknown format {name!r}", file=path,
+                         hint=f"Use 'auto' or one of: {', '.join(e.name for e in READERS)}.")
 
 
 def read_assay(
@@ -41,7 +172,6 @@ def read_assay(
     analytes: Sequence[str] | None = None,
     reference: float | str | None = "auto",
     check_series: bool = True,
-    beads: str | Path | None = None,
 ) -> AssayExport:
     """Read any supported cytokine-assay export.
 
@@ -50,7 +180,7 @@ def read_assay(
     path
         The export file.
     format
-        ``"auto"`` (recognise it) or one of :data:`READERS`.
+        ``"auto"`` (recognise it) or the name or alias of one of :data:`READERS`.
     layout
         A plate-layout file or :class:`~msclab.io.layout.PlateLayout` to apply;
         then every plate must have standards (see
@@ -63,9 +193,6 @@ def read_assay(
         Reference-wavelength policy of the plate readers (``"auto"``, nm, None).
     check_series
         With a layout, require a constant dilution ratio between standards.
-    beads
-        A bead-array panel YAML (LEGENDplex/CBA): ``path`` is then a folder
-        of FCS files, one per well, read by :func:`msclab.flow.beads.read_bead_plate`.
 
     Returns
     -------
@@ -78,25 +205,9 @@ def read_assay(
         layout finds.
     """
     path = Path(path)
-    if beads is not None or format == "beads":
-        from ..flow.beads import read_bead_plate
-
-        if beads is None:
-            raise AssayFileError("a bead-array plate needs its panel", file=path,
-                                 hint="Give the panel YAML (--beads, or 'beads:' in experiment.yaml).")
-        export = read_bead_plate(path, beads)
-        if layout is not None:
-            plate_layout = layout if isinstance(layout, PlateLayout) else read_layout(layout)
-            export = apply_layout(export, plate_layout, check_series=check_series, require_standards=False)
-        return export
-    name = detect_format(path) if format == "auto" else format
-    if name not in READERS:
-        raise AssayFileError(f"unknown format {format!r}", file=path,
-                             hint=f"Use 'auto' or one of: {', '.join(READERS)}.")
-    options: dict[str, object] = {}
-    if name in PLATE_READER_FORMATS:
-        options = {"analyte": analyte, "reference": reference}
-    export = READERS[name](path, **options)
+    entry = reader(detect_format(path) if format == "auto" else format, path=path)
+    options: dict[str, object] = {"analyte": analyte, "reference": reference} if entry.plate_reader else {}
+    export = entry.read(path, **options)
     if analytes is not None:
         check_analytes(export, analytes)
         export.table = export.table[export.table["analyte"].isin(list(analytes))].reset_index(drop=True)
@@ -107,50 +218,26 @@ def read_assay(
 
 
 def detect_format(path: Path) -> str:
-    """Recognise an export's format from its content.
+    """Recognise an export's format from its content: the name of the first :data:`READERS` entry that can open it.
 
     Raises
     ------
     AssayFileError
-        Missing or empty file, or content matching no known format.
+        Missing or empty file, old ``.xls`` workbook, or content matching no known format.
     """
+    path = Path(path)
     if path.suffix.lower() == ".xls":
         raise AssayFileError("old Excel (.xls) workbooks are not read", file=path,
                              hint="Open the file in Excel and save it as .xlsx.")
+    for entry in READERS:
+        if entry.can_open(path):
+            return entry.name
     if path.suffix.lower() in _EXCEL:
-        return _detect_excel(path)
-    text = read_text(path, [])
-    head = text[:4000]
-    lines = [line.strip().strip('"') for line in head.splitlines() if line.strip()]
-    first = lines[0] if lines else ""
-    if first.startswith("##BLOCKS"):
-        return "softmax_pro"
-    if first.startswith("Program") and "xPONENT" in first:
-        return "xponent"
-    if "Software Version" in head and ("Plate Number" in head or "Results" in head):
-        return "gen5"
-    if "Raw Data (" in head or ("User:" in first and "Test run no." in first):
-        return "bmg_mars"
-    if any(grid_columns(line.replace(";", ",").replace("\t", ",").split(",")) for line in lines):
-        return "grid"
+        raise AssayFileError(
+            "unknown format: no sheet holds a Bio-Plex table, a Magellan well list or a plate grid",
+            file=path, hint="Pass format=... or export the data again.")
     raise AssayFileError(
         "unknown format: the file matches no supported export", file=path, where="line 1",
         hint="Supported: Gen5 text, SoftMax Pro text, Tecan Magellan xlsx, BMG MARS csv, "
         "xPONENT csv, Bio-Plex xlsx and plate grids (docs/assay_readers.md). "
         "Pass format=... if the file is one of these.")
-
-
-def _detect_excel(path: Path) -> str:
-    sheets = xlsx_sheets(path)
-    for _, rows in sheets:
-        for row in rows[:200]:
-            cells = {str(c).strip() for c in row if c is not None}
-            if "Well positions" in cells:
-                return "tecan_magellan"
-            if {"Type", "Well", "FI"} <= cells:
-                return "bioplex"
-            if grid_columns(row):
-                return "grid"
-    raise AssayFileError(
-        "unknown format: no sheet holds a Bio-Plex table, a Magellan well list or a plate grid",
-        file=path, hint="Pass format=... or export the data again.")

@@ -4,9 +4,21 @@
 - :mod:`~msclab.normalise.censoring`: how ``<LLOQ``/``>ULOQ`` values enter;
 - :mod:`~msclab.normalise.plates`: inter-plate calibration of concentrations with bridge samples;
 - :mod:`~msclab.normalise.batch`: per-channel quantile normalisation of flow intensities to a reference batch.
+
+Names are imported on first use.
 """
 
-from .batch import QuantileMap, fit_quantile_map
-from .plates import PlateCalibration, calibrate_plates
+from __future__ import annotations
 
-__all__ = ["PlateCalibration", "QuantileMap", "calibrate_plates", "fit_quantile_map"]
+from .._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "QuantileMap": ".batch",
+        "fit_quantile_map": ".batch",
+        "PlateCalibration": ".plates",
+        "calibrate_plates": ".plates",
+    },
+    ("batch", "censoring", "controls", "plates"),
+)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MsclabError
-from ..stats.contrasts import Contrast, select
+from ..experiment.contrasts import Contrast, select
 from .censoring import CensoringRule, ValueTable, apply_censoring
 
 #: Effect scale per readout kind.

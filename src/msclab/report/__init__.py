@@ -1,5 +1,18 @@
-"""The self-contained HTML report of an analysis (no network: images are embedded)."""
+"""The self-contained HTML report of an analysis (no network: images are embedded).
 
-from .html import render_report, write_report
+Names are imported on first use.
+"""
 
-__all__ = ["render_report", "write_report"]
+from __future__ import annotations
+
+from .._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "render_report": ".html",
+        "write_report": ".html",
+        "ReportData": ".html",
+    },
+    ("forest", "html"),
+)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 VERDICT_COLOURS = {
     "concordant": "#1b7837", "discordant": "#b2182b", "inconclusive": "#777777",
@@ -24,10 +22,21 @@ SCALE_LABELS = {
 
 
 def forest_png(comparison: pd.DataFrame) -> bytes | None:
-    """PNG of the measured comparison rows, one panel per effect scale; None if nothing was measured.
+    """PNG of :func:`forest_figure`; None if nothing was measured."""
+    fig = forest_figure(comparison)
+    if fig is None:
+        return None
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def forest_figure(comparison: pd.DataFrame) -> Figure | None:
+    """The measured comparison rows, one panel per effect scale; None if nothing was measured.
 
     Each row shows the estimate and its CI coloured by verdict, with the
-    catalogue's expected direction as an arrow at the right.
+    catalogue's expected direction as an arrow at the right. The figure is
+    not attached to pyplot (no backend is chosen or changed).
     """
     rows = comparison[comparison["verdict"].isin(list(VERDICT_COLOURS))].copy()
     if rows.empty:
@@ -35,8 +44,8 @@ def forest_png(comparison: pd.DataFrame) -> bytes | None:
     rows["label"] = rows["effect_id"].astype(str) + "  (" + rows["contrast"].astype(str) + ")"
     scales = list(dict.fromkeys(rows["scale"]))
     sizes = [max(1, int((rows["scale"] == s).sum())) for s in scales]
-    fig, axes = plt.subplots(len(scales), 1, figsize=(8.5, 1.2 * len(scales) + 0.3 * sum(sizes)), dpi=110,
-                             gridspec_kw={"height_ratios": sizes}, squeeze=False)
+    fig = Figure(figsize=(8.5, 1.2 * len(scales) + 0.3 * sum(sizes)), dpi=110)
+    axes = fig.subplots(len(scales), 1, gridspec_kw={"height_ratios": sizes}, squeeze=False)
     for ax, scale in zip(axes[:, 0], scales, strict=True):
         part = rows[rows["scale"] == scale].iloc[::-1]
         for i, row in enumerate(part.itertuples()):
@@ -52,11 +61,8 @@ def forest_png(comparison: pd.DataFrame) -> bytes | None:
         ax.set_ylim(-0.7, len(part) - 0.3)
         ax.set_xlabel(SCALE_LABELS.get(scale, scale), fontsize=8)
     axes[0, 0].set_title("Observed effect (95% CI) and the review's expected direction (arrow)", fontsize=10)
-    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v.replace("_", " "))
+    handles = [Line2D([], [], color=c, marker="o", lw=2, label=v.replace("_", " "))
                for v, c in VERDICT_COLOURS.items() if v in set(rows["verdict"])]
     axes[-1, 0].legend(handles=handles, fontsize=7, loc="best", frameon=False)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import jinja2
 import numpy as np
@@ -13,8 +13,26 @@ import pandas as pd
 from .._files import atomic_write
 from .forest import ARROWS, VERDICT_COLOURS, forest_png
 
-if TYPE_CHECKING:
-    from ..pipeline import AnalysisResult
+
+class ReportData(Protocol):
+    """What the report reads: the experiment, the output tables and the plot files.
+
+    Any object with these attributes can be rendered (an analysis result of
+    :func:`msclab.analyze`, or one assembled by ``msclab batch``); the report
+    does not import the pipeline.
+    """
+
+    experiment: Any
+    readouts: Any
+    populations: pd.DataFrame
+    concentrations: pd.DataFrame
+    curves: pd.DataFrame
+    effects: pd.DataFrame
+    trends: pd.DataFrame
+    comparison: Any
+    failures: pd.DataFrame
+    plots: dict[str, list[Path]]
+    provenance: Any
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("msclab.report", "templates"),
@@ -37,14 +55,14 @@ def _table(frame: pd.DataFrame, columns: list[str] | None = None, digits: int = 
                          border=0, escape=True)
 
 
-def _low_event_populations(result: AnalysisResult) -> pd.DataFrame:
+def _low_event_populations(result: ReportData) -> pd.DataFrame:
     pops = result.populations
     if pops.empty or "count" not in pops:
         return pd.DataFrame()
     return pops[pops["count"] < 100].sort_values("count")
 
 
-def _mapped_trends(result: AnalysisResult) -> pd.DataFrame:
+def _mapped_trends(result: ReportData) -> pd.DataFrame:
     """Dose trends of the readouts that map to a catalogue effect."""
     trends = result.trends
     if trends.empty:
@@ -58,7 +76,7 @@ def _images(paths: list[Path], limit: int) -> list[dict[str, str]]:
     return [{"name": p.stem, "uri": _data_uri(p.read_bytes())} for p in paths[:limit] if p.is_file()]
 
 
-def render_report(result: AnalysisResult) -> str:
+def render_report(result: ReportData) -> str:
     """Return the report as an HTML string."""
     exp = result.experiment
     comparison = result.comparison
@@ -107,7 +125,7 @@ def render_report(result: AnalysisResult) -> str:
     return _ENV.get_template("report.html.j2").render(**context)
 
 
-def write_report(result: AnalysisResult, path: Path) -> Path:
+def write_report(result: ReportData, path: Path) -> Path:
     """Write ``report.html`` atomically."""
     with atomic_write(path) as handle:
         handle.write(render_report(result))

@@ -6,11 +6,23 @@
 - :func:`bh_qvalues`: Benjamini-Hochberg q-values.
 
 See ``docs/statistics.md``.
+
+Names are imported on first use.
 """
 
-from .contrasts import Contrast
-from .effects import EFFECT_COLUMNS, estimate_effects
-from .fdr import bh_qvalues
-from .trend import dose_trend, msc_fraction
+from __future__ import annotations
 
-__all__ = ["EFFECT_COLUMNS", "Contrast", "bh_qvalues", "dose_trend", "estimate_effects", "msc_fraction"]
+from .._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "Contrast": "..experiment.contrasts",
+        "EFFECT_COLUMNS": ".effects",
+        "estimate_effects": ".effects",
+        "bh_qvalues": ".fdr",
+        "dose_trend": ".trend",
+        "msc_fraction": ".trend",
+    },
+    ("effects", "fdr", "mixed", "paired", "trend"),
+)

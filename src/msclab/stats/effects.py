@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MsclabError
-from ..normalise import controls  # module import: controls itself imports stats.contrasts
+from ..normalise import controls
 from ..normalise.censoring import DROP_CENSORED, CensoringRule, apply_censoring
-from .contrasts import Contrast
+from ..experiment.contrasts import Contrast
 from .fdr import bh_qvalues
 from .mixed import mixed_effects
 from .paired import bootstrap_interval, t_stats, wilcoxon_p
@@ -137,7 +137,7 @@ def estimate_effects(
     readouts
         The sample x readout AnnData.
     contrasts
-        One :class:`~msclab.stats.contrasts.Contrast` or several.
+        One :class:`~msclab.experiment.contrasts.Contrast` or several.
     censoring
         Rule for ``<LLOQ`` / ``>ULOQ`` values; default LLOQ/sqrt(2) and ULOQ.
     confidence

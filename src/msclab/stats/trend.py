@@ -29,8 +29,8 @@ from scipy import stats
 
 from ..errors import MsclabError
 from ..normalise.censoring import CensoringRule, apply_censoring
-from ..normalise import controls  # module import: controls itself imports stats.contrasts
-from .contrasts import Contrast
+from ..normalise import controls
+from ..experiment.contrasts import Contrast
 from .fdr import bh_qvalues
 from .paired import t_stats
 

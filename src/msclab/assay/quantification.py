@@ -56,7 +56,7 @@ from scipy import stats
 from .._parallel import fork_map
 from ..errors import MsclabError
 from ..io.assay_export import REQUIRED_COLUMNS, AssayExport
-from ..readouts import FLAG_LEVELS, flag_code
+from ..flags import FLAG_LEVELS, flag_code
 from .curves import CurveFit, inverse_logistic, logistic_jacobian, logistic_slope
 from .qc import CV_LIMIT, LOD_K, STANDARD_COLUMNS, Calibration, calibrate
 
@@ -170,6 +170,11 @@ class AssayResult:
     masks: pd.DataFrame
     calibrations: dict[tuple[str, str], Calibration] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        accepted = int(self.curves["accepted"].sum()) if "accepted" in self.curves else 0
+        return (f"AssayResult({len(self.wells)} wells, {len(self.curves)} curves ({accepted} accepted), "
+                f"{len(self.masks)} masked standards)")
 
     def to_dataset(self) -> xr.Dataset:
         """The wells as an xarray Dataset with dims ``plate x well x analyte``.
