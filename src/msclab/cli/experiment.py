@@ -24,8 +24,6 @@ def find_experiment(path: Path) -> Path:
             raise MsclabError("this folder holds no experiment.yaml", file=path,
                               hint="Give the experiment.yaml, or draft one with 'msclab init FOLDER'.")
         return candidate
-    if not path.exists():
-        raise MsclabError("no such file", file=path, hint="Give the experiment.yaml (or its folder).")
     return path
 
 
@@ -96,9 +94,12 @@ def init(
         yaml.safe_dump(manifest, handle, sort_keys=False, allow_unicode=True)
     with atomic_write(targets[1], newline="") as handle:
         sheet.to_csv(handle, index=False)
-    n_todo = int((sheet == "TODO").sum().sum())
+    from ..experiment.validate import count_todo, count_todo_fields
+
+    n_cells, n_fields = count_todo(sheet), count_todo_fields(manifest)
     console.print(f"Drafted {targets[0]} and {targets[1]}: {len(sheet)} files, {len(manifest['panels'])} panel(s), "
-                  f"{len(manifest['assays'])} assay export(s); {n_todo} TODO cells to fill in.")
+                  f"{len(manifest['assays'])} assay export(s); {n_cells} TODO cell(s) in {targets[1].name} and "
+                  f"{n_fields} TODO field(s) in {targets[0].name} to fill in ('msclab validate' lists them).")
     if not folder.resolve().is_relative_to(out.resolve()):
         console.print(f"The drafts name files outside {out}: check and analyse them with --allow {folder} "
                       "(msclab reads only inside the experiment's folder unless told otherwise).", highlight=False)

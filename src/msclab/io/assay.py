@@ -29,6 +29,11 @@ READERS: dict[str, Callable[..., AssayExport]] = {
     "bioplex": read_bioplex,
 }
 PLATE_READER_FORMATS = ("grid", "gen5", "softmax_pro", "tecan_magellan", "bmg_mars")
+#: Other names of the formats (as docs and instrument software write them) -> reader name.
+FORMAT_ALIASES: dict[str, str] = {
+    "magellan": "tecan_magellan", "tecan": "tecan_magellan", "softmax": "softmax_pro", "softmaxpro": "softmax_pro",
+    "bmg": "bmg_mars", "mars": "bmg_mars", "luminex": "xponent", "bio-plex": "bioplex", "plate_grid": "grid",
+}
 _EXCEL = (".xlsx", ".xlsm")
 
 
@@ -89,10 +94,7 @@ def read_assay(
             plate_layout = layout if isinstance(layout, PlateLayout) else read_layout(layout)
             export = apply_layout(export, plate_layout, check_series=check_series, require_standards=False)
         return export
-    name = detect_format(path) if format == "auto" else format
-    if name not in READERS:
-        raise AssayFileError(f"unknown format {format!r}", file=path,
-                             hint=f"Use 'auto' or one of: {', '.join(READERS)}.")
+    name = resolve_format(path, format)
     options: dict[str, object] = {}
     if name in PLATE_READER_FORMATS:
         options = {"analyte": analyte, "reference": reference}
@@ -104,6 +106,21 @@ def read_assay(
         plate_layout = layout if isinstance(layout, PlateLayout) else read_layout(layout)
         export = apply_layout(export, plate_layout, check_series=check_series)
     return export
+
+
+def resolve_format(path: Path, format: str = "auto") -> str:
+    """The reader name for ``format`` (an alias such as ``magellan`` included), or the sniffed one for ``auto``.
+
+    Raises
+    ------
+    AssayFileError
+        An unknown format name, or an ``auto`` file that matches no format.
+    """
+    name = detect_format(path) if format == "auto" else FORMAT_ALIASES.get(format.lower(), format.lower())
+    if name not in READERS:
+        raise AssayFileError(f"unknown format {format!r}", file=path,
+                             hint=f"Use 'auto' or one of: {', '.join([*READERS, *FORMAT_ALIASES])}.")
+    return name
 
 
 def detect_format(path: Path) -> str:
