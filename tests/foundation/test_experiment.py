@@ -70,7 +70,7 @@ def test_five_planted_mistakes_are_all_reported(study_copy):
 
     result = runner.invoke(app, ["validate", str(folder / "experiment.yaml")])
     assert result.exit_code == 2
-    for needle in ("not_there.fcs", "duplicate", "FoxP4", "I13", "'D2' has none"):
+    for needle in ("not_there.fcs", "duplicate", "FoxP4", "I13", "D2 have none"):
         assert needle in result.output
 
 
