@@ -56,6 +56,8 @@ console_err = _Console(stderr=True)
 @dataclass
 class _State:
     debug: bool = False
+    #: Whether rerunning the interrupted command resumes it (``msclab batch``).
+    resumable: bool = False
 
 
 state = _State()
@@ -73,6 +75,35 @@ def _is_cli_signal(exc: BaseException) -> bool:
         return True
     module = type(exc).__module__ or ""
     return hasattr(exc, "exit_code") and module.split(".")[0] in ("click", "typer")
+
+
+def quiet_interrupts() -> None:
+    """Make Ctrl-C end a command with one line: silence the noise of workers and finalisers shutting down.
+
+    On SIGINT the Dask/asyncio loggers are muted (their connection errors are
+    the consequence of the interrupt, not news) and exceptions raised in
+    finalisers or exit callbacks (e.g. a cluster closing while its workers
+    start) are not printed; then ``KeyboardInterrupt`` reaches
+    :class:`GuardedGroup`, which prints one line and exits 130. The atomic
+    output writers (``msclab._files``) never leave a half-written file.
+    """
+    import logging
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def hook(unraisable) -> None:
+        """After Ctrl-C, errors of objects and atexit callbacks shutting down are its consequence: not shown."""
+
+    def on_interrupt(signum, frame) -> None:
+        for name in ("distributed", "tornado", "asyncio", "bokeh"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        sys.unraisablehook = hook
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
 
 
 def interrupted_message(resumable: bool = False) -> str:
@@ -116,7 +147,7 @@ class GuardedGroup(TyperGroup):
         except KeyboardInterrupt:
             if state.debug:
                 raise
-            print_error(interrupted_message(getattr(ctx, "resumable", False)), label="interrupted")
+            print_error(interrupted_message(state.resumable), label="interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
             if _is_cli_signal(exc) or state.debug:

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 
 from ..errors import MsclabError
 from ..settings import CurveModel, Settings, Weighting
-from ._common import EXIT_SAMPLES_FAILED, console, console_err
+from ._common import EXIT_SAMPLES_FAILED, console, console_err, quiet_interrupts, state
 
 _RUN = "run"
 
@@ -79,6 +79,9 @@ def run(
     check_out_folder(out)
     from ..batch import run_batch
     from ..batch.progress import JsonlReporter, QuietReporter, RichReporter
+
+    state.resumable = True
+    quiet_interrupts()
 
     reporter = JsonlReporter() if jsonl else QuietReporter() if quiet else RichReporter(console_err)
     result = run_batch([str(p) for p in inputs], out, settings=settings, workers=0 if serial else workers,

@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import MsclabError
 from ..settings import CurveModel, Settings, Weighting
-from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err
+from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, quiet_interrupts
 
 
 ALLOW_HELP = ("A further folder the experiment may read files from (repeatable). By default every path in "
@@ -128,6 +128,7 @@ def analyze(
     experiment = find_experiment(experiment)
     from ..pipeline import analyze as run
 
+    quiet_interrupts()
     result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
     console.print(f"Report: {out / 'report.html'}")
