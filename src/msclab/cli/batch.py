@@ -141,13 +141,24 @@ def status(
     _print_status(runs, chosen, plates, samples)
 
 
+#: Characters of a content hash shown by ``batch status`` (``--json`` gives the whole hash).
+SHORT_HASH = 12
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)[:SHORT_HASH] if column.endswith("hash") else str(value)
+
+
 def _table(title: str, rows: list[dict], columns: list[str]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column, no_wrap=column in ("run_id", "plate", "sample_id"))
+        table.add_column(column, no_wrap=column in ("run_id", "plate", "sample_id", "status") or column.endswith("hash"))
     for row in rows:
-        table.add_row(*["" if row.get(c) is None else f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c])
-                        for c in columns])
+        table.add_row(*[_cell(c, row.get(c)) for c in columns])
     return table
 
 
