@@ -19,20 +19,19 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("MSCLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
+#: The real public test files, in the repository (``tests/data``, sources and licences in
+#: ``tests/data/SOURCES.md``); ``MSCLAB_SHARED_DATA`` points the tests at another copy.
+SHARED_DATA = Path(os.environ.get("MSCLAB_SHARED_DATA", REPO / "tests" / "data"))
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The folder of real public test files (``../shared/data``).
+    """The folder of real public test files (``tests/data``, part of the repository).
 
-    Skipped when absent on a developer machine; in CI (``CI=true``) its absence
-    is a failure, so real-data tests can never be skipped silently there.
+    Its absence is a failure, never a skip: every real-data test runs on a plain clone.
     """
     if not SHARED_DATA.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared test data not found at {SHARED_DATA}")
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+        pytest.fail(f"real test data not found at {SHARED_DATA} (tests/data is part of the repository)")
     return SHARED_DATA
 
 

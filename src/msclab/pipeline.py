@@ -24,6 +24,7 @@ from .errors import MsclabError
 from .experiment import Experiment, read_experiment
 from .provenance import Provenance
 from .readouts import build_readouts, to_long
+from .settings import Settings
 from .stats import Contrast, estimate_effects
 from .experiment.contrasts import select
 
@@ -34,29 +35,6 @@ OUTPUTS = {
     "populations": "populations.csv", "concentrations": "concentrations.csv", "curves": "curves.csv",
     "failures": "failures.csv", "trends": "trends.csv",
 }
-
-
-@dataclass
-class Settings:
-    """Parameters of an analysis (all recorded in provenance).
-
-    Attributes
-    ----------
-    curve_model, weighting
-        Standard-curve model (``4pl``/``5pl``) and weighting (``none``, ``1/y``, ``1/y^2``).
-    n_boot
-        Bootstrap resamples for effect and score intervals.
-    seed
-        Seed of every random step.
-    plots
-        Draw gate and curve plots for the report.
-    """
-
-    curve_model: str = "5pl"
-    weighting: str = "1/y^2"
-    n_boot: int = 2000
-    seed: int = 0
-    plots: bool = True
 
 
 @dataclass

@@ -10,7 +10,7 @@ import yaml
 from msclab.catalogue import CONTEXTS, load_catalogue
 from msclab.errors import MsclabError
 
-SHARED_YAML = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "msc_effects_catalogue.yaml"
+SHARED_YAML = Path(__file__).resolve().parents[1] / "data" / "reference" / "msc_effects_catalogue.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,6 @@ def catalogue():
 
 @pytest.fixture(scope="module")
 def shared():
-    if not SHARED_YAML.is_file():
-        pytest.skip(f"research note not found at {SHARED_YAML}")
     return yaml.safe_load(SHARED_YAML.read_text())
 
 

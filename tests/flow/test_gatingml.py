@@ -17,7 +17,7 @@ pytestmark = pytest.mark.shared_data
 
 GML_DIR = "gatingml2_compliance/gml"
 # the same location as the shared_data fixture (tests/conftest.py), to list the files at collection time
-_SHARED = Path(os.environ.get("MSCLAB_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+_SHARED = Path(os.environ.get("MSCLAB_SHARED_DATA", Path(__file__).resolve().parents[1] / "data"))
 COMPLIANT = sorted(
     p.name for p in (_SHARED / GML_DIR).glob("*.xml") if p.name != "gml_range_gate_attr_testing.xml"
 ) or ["gml_all_gates.xml"]

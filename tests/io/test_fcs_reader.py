@@ -388,3 +388,20 @@ def test_absurd_timestep_and_gain_scale_to_infinity_without_warnings(tmp_path):
         warnings.simplefilter("error")
         events = open_fcs(path).read_events()
     np.testing.assert_array_equal(events, np.array([[np.inf, np.inf], [-np.inf, 0.0]], dtype=np.float32))
+
+
+def test_var_names_can_be_markers_for_scanpy_plots(repo_root):
+    """``var_names="marker"`` names channels by marker ($PnS) so ``sc.pl.scatter(adata, x="CD4", y="CD8")`` works."""
+    from msclab.errors import FCSError
+    from msclab.io import read_fcs
+
+    path = repo_root / "example_data" / "fcs" / "D1_pbmc_treg.fcs"
+    by_detector = read_fcs(path)
+    by_marker = read_fcs(path, var_names="marker")
+    assert "CD4" in by_marker.var_names and "CD4" not in by_detector.var_names
+    assert by_marker.var_names.is_unique
+    assert list(by_marker.var["pnn"]) == list(by_detector.var_names)
+    cd4 = by_detector.var.index[by_detector.var["marker"] == "CD4"][0]
+    assert (by_marker[:, "CD4"].X == by_detector[:, cd4].X).all()
+    with pytest.raises(FCSError, match="var_names"):
+        read_fcs(path, var_names="pns")

@@ -72,8 +72,11 @@ class Registry:
                                                                      workers))
 
     def finish_run(self, run_id: str, status: str) -> None:
-        """Record a run's end, status and counts."""
+        """Record a run's end, status and counts; an interrupted run's unfinished plates become interrupted too."""
         with self.db:
+            if status == "interrupted":
+                self.db.execute("UPDATE plates SET status = 'interrupted', reason = 'the run was interrupted' "
+                                "WHERE run_id = ? AND status = 'running'", (run_id,))
             self.db.execute(
                 "UPDATE runs SET finished = ?, status = ?, "
                 "n_plates = (SELECT COUNT(*) FROM plates WHERE run_id = ?), "

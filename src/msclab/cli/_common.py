@@ -1,55 +1,200 @@
-"""What every command shares: the error guard, the consoles, exit codes."""
+"""What every command shares: the error guard, the consoles, exit codes.
+
+Exit codes (``docs/guarantees.md``): 0 all analysed, 1 some samples failed,
+2 bad input or usage (nothing was done), 3 a bug in msclab, 130 interrupted.
+"""
 
 from __future__ import annotations
 
+import sys
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
-import click
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from ..errors import MsclabError
 
+try:  # recent typer bundles its own copy of click
+    from typer._click.exceptions import ClickException as _ClickException
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import ClickException as _ClickException
+
 #: Exit codes of every command (design contract); 3 marks a bug in msclab itself.
 EXIT_OK, EXIT_SAMPLES_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+#: Exit code after Ctrl-C (128 + SIGINT, the shell convention).
+EXIT_INTERRUPTED = 130
 
-console = Console()
-console_err = Console(stderr=True)
+
+class _Console(Console):
+    """A console that wraps lines only on a terminal.
+
+    Written to a file or a pipe, a message stays one line per paragraph so a
+    path in it can be grepped and copied; on a terminal long words (paths) are
+    never folded.
+    """
+
+    @property
+    def soft_wrap(self) -> bool:  # noqa: D102 - rich API
+        return not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        pass  # decided by the output, not at construction
+
+    def print(self, *objects, **kwargs) -> None:  # noqa: D102 - rich API
+        kwargs.setdefault("overflow", "ignore")
+        super().print(*objects, **kwargs)
+
+
+console = _Console()
+console_err = _Console(stderr=True)
 
 
 @dataclass
 class _State:
     debug: bool = False
+    #: Whether rerunning the interrupted command resumes it (``msclab batch``).
+    resumable: bool = False
 
 
 state = _State()
 
 
+def print_error(message: str, *, label: str = "error") -> None:
+    """Print one error paragraph on stderr (no markup interpretation of the message)."""
+    console_err.print(f"[bold red]{label}:[/] ", end="", highlight=False)
+    console_err.print(message, markup=False, highlight=False)
+
+
+def _is_cli_signal(exc: BaseException) -> bool:
+    """True for the usage errors and exits click raises (typer may bundle its own click)."""
+    if isinstance(exc, (typer.Exit, typer.Abort)):
+        return True
+    module = type(exc).__module__ or ""
+    return hasattr(exc, "exit_code") and module.split(".")[0] in ("click", "typer")
+
+
+def quiet_interrupts() -> None:
+    """Make Ctrl-C end a command with one line: silence the noise of workers and finalisers shutting down.
+
+    On SIGINT the Dask/asyncio loggers are muted (their connection errors are
+    the consequence of the interrupt, not news) and exceptions raised in
+    finalisers or exit callbacks (e.g. a cluster closing while its workers
+    start) are not printed; then ``KeyboardInterrupt`` reaches
+    :class:`GuardedGroup`, which prints one line and exits 130. The atomic
+    output writers (``msclab._files``) never leave a half-written file.
+    """
+    import logging
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def hook(unraisable) -> None:
+        """After Ctrl-C, errors of objects and atexit callbacks shutting down are its consequence: not shown."""
+
+    def on_interrupt(signum, frame) -> None:
+        for name in ("distributed", "tornado", "asyncio", "bokeh"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        sys.unraisablehook = hook
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
+def interrupted_message(resumable: bool = False) -> str:
+    """The one line printed after Ctrl-C."""
+    return "interrupted; rerun the same command to resume" if resumable else "interrupted; no output was left half-written"
+
+
 class GuardedGroup(TyperGroup):
     """The root command group: bad input becomes one paragraph and exit code 2.
 
-    No Python traceback reaches a user for bad input; ``--debug`` shows it.
+    No Python traceback reaches a user for bad input, a usage mistake or Ctrl-C;
+    ``--debug`` shows it. Usage mistakes (unknown command or option, a missing
+    or out-of-range value) keep click's usage message and exit code 2; only an
+    unexpected exception is reported as a bug (exit code 3).
     """
 
-    def invoke(self, ctx: click.Context):  # noqa: D102 - click API
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        tidy_help(self)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D102
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _ClickException as exc:
+            sys.exit(_show_usage_error(exc))
+        except typer.Abort:
+            print_error(interrupted_message(), label="interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+    def invoke(self, ctx):  # noqa: D102 - click API
         try:
             return super().invoke(ctx)
         except MsclabError as exc:
             if state.debug:
                 console_err.print(traceback.format_exc(), markup=False, highlight=False)
-            console_err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            print_error(str(exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        except (typer.Exit, click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
-            raise
-        except Exception as exc:
+        except KeyboardInterrupt:
             if state.debug:
                 raise
-            console_err.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                "This is a bug in msclab, not a problem with your files. Run again with --debug "
-                "and report the traceback.",
-                highlight=False,
-            )
+            print_error(interrupted_message(state.resumable), label="interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            if _is_cli_signal(exc) or state.debug:
+                raise
+            print_error(f"{type(exc).__name__}: {exc}\nThis is a bug in msclab, not a problem with your files. "
+                        "Run again with --debug and report the traceback.", label="internal error")
             raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _show_usage_error(exc) -> int:
+    """Print a usage mistake as click does (usage line, hint, message) without wrapping; return the exit code."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group without its subcommand: its help was printed
+        return EXIT_BAD_INPUT
+    if ctx is not None:
+        typer.echo(ctx.get_usage(), err=True)
+        typer.echo(f"Try '{ctx.command_path} --help' for help.", err=True)
+    print_error(exc.format_message().replace("Value error, ", ""))
+    return exc.exit_code
+
+
+def tidy_help(group) -> None:
+    """Make ``--help`` show ``--plots/--no-plots`` flags without a type and lists as ``PATH...``."""
+    for command in getattr(group, "commands", {}).values():
+        tidy_help(command)
+    for param in getattr(group, "params", []):
+        _tidy_param(param)
+    original = group.get_help_option
+
+    def get_help_option(ctx):
+        option = original(ctx)
+        if option is not None:
+            _tidy_param(option)
+        return option
+
+    group.get_help_option = get_help_option
+
+
+def _tidy_param(param) -> None:
+    if isinstance(param, TyperOption) and param.is_flag:
+        param.display_type_rich = lambda ctx: None
+        return
+    if not isinstance(param, (TyperOption, TyperArgument)):
+        return
+    annotation = getattr(param.type_descriptor, "annotation", None)
+    if param.type_descriptor.is_list:
+        element = (getattr(annotation, "__args__", None) or (str,))[0]
+        name = "PATH" if element is Path else getattr(element, "__name__", "VALUE").upper()
+        shown = f"{name}..." if isinstance(param, TyperArgument) else f"{name} (repeatable)"
+        param.display_type_rich = lambda ctx, shown=shown: shown

@@ -9,13 +9,13 @@ import pandas as pd
 import typer
 
 from .._files import atomic_write
-from ..assay.curves import MODELS, WEIGHTINGS
 from ..assay.plots import save_curve_plots
 from ..assay.quantification import AssayResult, quantify
 from ..errors import MsclabError
 from ..assay.read import read_assay
 from ..io.assay_export import AssayExport
 from ..provenance import Provenance
+from ..settings import CurveModel, Weighting
 from ._common import EXIT_SAMPLES_FAILED, console, console_err
 
 assay_app = typer.Typer(
@@ -57,8 +57,8 @@ def fit(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     layout: Path | None = typer.Option(None, "--layout", help="Plate layout (standards, blanks, samples, dilutions)."),
     fmt: str = typer.Option("auto", "--format", help="Export format; 'auto' recognises it."),
-    model: str = typer.Option("5pl", "--model", help=f"Curve model: {', '.join(MODELS)}."),
-    weighting: str = typer.Option("1/y^2", "--weighting", help=f"Weights: {', '.join(WEIGHTINGS)}."),
+    model: CurveModel = typer.Option("5pl", "--model", help="Curve model."),
+    weighting: Weighting = typer.Option("1/y^2", "--weighting", help="Weights of the standards in the fit."),
     weight_floor: float | None = typer.Option(
         None, "--weight-floor", help="Floor of |signal| in the weights (signal units); 1 matches xPONENT on Net MFI."),
     no_masking: bool = typer.Option(False, "--no-masking", help="Keep every standard (no outlier masking)."),
@@ -75,10 +75,9 @@ def fit(
     OUT/masks.csv (every standard left out of a fit, with why), OUT/plots/ and
     OUT/provenance.json. Exits 1 when some curve failed or was not accepted.
     """
-    if model not in MODELS:
-        raise MsclabError(f"unknown model {model!r}", hint=f"Use one of {', '.join(MODELS)}.")
-    if weighting not in WEIGHTINGS:
-        raise MsclabError(f"unknown weighting {weighting!r}", hint=f"Use one of {', '.join(WEIGHTINGS)}.")
+    from .experiment import check_out_folder
+
+    check_out_folder(out)
     prov = Provenance(command="assay fit", parameters={
         "export": str(export), "layout": str(layout) if layout else None, "format": fmt, "model": model,
         "weighting": weighting, "weight_floor": weight_floor, "mask_outliers": not no_masking,

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
 from ..errors import MsclabError
-from ._common import EXIT_SAMPLES_FAILED, console, console_err
+from ..settings import CurveModel, Settings, Weighting
+from ._common import EXIT_SAMPLES_FAILED, console, console_err, quiet_interrupts, state
 
 _RUN = "run"
 
@@ -26,7 +26,7 @@ _RUN = "run"
 class _RunByDefault(TyperGroup):
     """A group whose unknown first argument is an input of the (hidden) ``run`` command."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):  # noqa: D102 - click API
+    def resolve_command(self, ctx, args: list[str]):  # noqa: D102 - click API
         if args and args[0] in self.commands:
             return super().resolve_command(ctx, args)
         return _RUN, self.commands[_RUN], args
@@ -56,10 +56,10 @@ def run(
         None, "--samples-per-task", min=1,
         help="At most this many flow samples per task (default: all samples that share the same controls; "
              "1 keeps a worker's memory to one sample and its controls)."),
-    curve_model: str = typer.Option("5pl", "--curve-model", help="Standard-curve model: 4pl or 5pl."),
-    weighting: str = typer.Option("1/y^2", "--weighting", help="Curve weighting: none, 1/y or 1/y^2."),
+    curve_model: CurveModel = typer.Option("5pl", "--curve-model", help="Standard-curve model."),
+    weighting: Weighting = typer.Option("1/y^2", "--weighting", help="Curve weighting."),
     n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random step (results are reproducible)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of every random step (results are reproducible)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw gate and standard-curve plots."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display (failures still go to stderr)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Progress as JSON lines on stdout, for pipelines."),
@@ -72,15 +72,18 @@ def run(
     content hash: rerunning skips what is done, and a killed run resumes where it stopped. Exit
     code 0 when every sample was analysed, 1 when some failed (listed), 2 for bad input.
     """
+    from .experiment import check_out_folder
+
+    check_options(workers=workers, serial=serial, scheduler=scheduler, quiet=quiet, jsonl=jsonl)
+    settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots)
+    check_out_folder(out)
     from ..batch import run_batch
     from ..batch.progress import JsonlReporter, QuietReporter, RichReporter
-    from ..pipeline import Settings
 
-    if scheduler and (serial or workers is not None):
-        raise MsclabError("--scheduler cannot be combined with --workers or --serial",
-                          hint="Use an existing scheduler, or an embedded cluster of --workers N, or --serial.")
+    state.resumable = True
+    quiet_interrupts()
+
     reporter = JsonlReporter() if jsonl else QuietReporter() if quiet else RichReporter(console_err)
-    settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots)
     result = run_batch([str(p) for p in inputs], out, settings=settings, workers=0 if serial else workers,
                        scheduler=scheduler, samples_per_task=samples_per_task, reporter=reporter)
     if not (quiet or jsonl):
@@ -92,6 +95,19 @@ def run(
             what = " ".join(x for x in (f["plate"], f["stage"], f["sample_id"]) if x)
             console_err.print(f"  - {what}: {f['reason']}", highlight=False, markup=False)
         raise typer.Exit(EXIT_SAMPLES_FAILED)
+
+
+def check_options(*, workers: int | None, serial: bool, scheduler: str | None, quiet: bool, jsonl: bool) -> None:
+    """Refuse contradictory options of ``msclab batch`` before any work."""
+    if scheduler and (serial or workers is not None):
+        raise MsclabError("--scheduler cannot be combined with --workers or --serial",
+                          hint="Use an existing scheduler, or an embedded cluster of --workers N, or --serial.")
+    if serial and workers not in (None, 0):
+        raise MsclabError(f"--serial cannot be combined with --workers {workers}",
+                          hint="Use --serial (no Dask) or --workers N (an embedded cluster), not both.")
+    if quiet and jsonl:
+        raise MsclabError("--quiet cannot be combined with --jsonl",
+                          hint="--jsonl prints progress as JSON lines; --quiet prints none. Pick one.")
 
 
 @batch_app.command("status")
@@ -125,13 +141,24 @@ def status(
     _print_status(runs, chosen, plates, samples)
 
 
+#: Characters of a content hash shown by ``batch status`` (``--json`` gives the whole hash).
+SHORT_HASH = 12
+
+
+def _cell(column: str, value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)[:SHORT_HASH] if column.endswith("hash") else str(value)
+
+
 def _table(title: str, rows: list[dict], columns: list[str]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column, no_wrap=column in ("run_id", "plate", "sample_id"))
+        table.add_column(column, no_wrap=column in ("run_id", "plate", "sample_id", "status") or column.endswith("hash"))
     for row in rows:
-        table.add_row(*["" if row.get(c) is None else f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c])
-                        for c in columns])
+        table.add_row(*[_cell(c, row.get(c)) for c in columns])
     return table
 
 

@@ -8,15 +8,34 @@ import typer
 import yaml
 
 from ..errors import MsclabError
-from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err
+from ..settings import CurveModel, Settings, Weighting
+from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, quiet_interrupts
 
 
 ALLOW_HELP = ("A further folder the experiment may read files from (repeatable). By default every path in "
               "experiment.yaml and the samplesheet must stay inside the folder of experiment.yaml.")
 
 
+def find_experiment(path: Path) -> Path:
+    """``path`` itself, or the ``experiment.yaml`` of the folder ``path``."""
+    if path.is_dir():
+        candidate = path / "experiment.yaml"
+        if not candidate.is_file():
+            raise MsclabError("this folder holds no experiment.yaml", file=path,
+                              hint="Give the experiment.yaml, or draft one with 'msclab init FOLDER'.")
+        return candidate
+    return path
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse an output path that is an existing file (before any work is done)."""
+    if out.exists() and not out.is_dir():
+        raise MsclabError("the output path is a file, not a folder", file=out,
+                          hint="Give -o a folder (it is created if missing).")
+
+
 def validate(
-    experiment: Path = typer.Argument(..., help="The experiment.yaml to check."),
+    experiment: Path = typer.Argument(..., help="The experiment.yaml to check, or its folder."),
     allow: list[Path] = typer.Option([], "--allow", help=ALLOW_HELP),
 ) -> None:
     """Check an experiment without computing anything.
@@ -29,6 +48,7 @@ def validate(
     """
     from ..experiment import validate_experiment
 
+    experiment = find_experiment(experiment)
     problems = validate_experiment(experiment, allow=allow)
     if problems:
         console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
@@ -74,9 +94,12 @@ def init(
         yaml.safe_dump(manifest, handle, sort_keys=False, allow_unicode=True)
     with atomic_write(targets[1], newline="") as handle:
         sheet.to_csv(handle, index=False)
-    n_todo = int((sheet == "TODO").sum().sum())
+    from ..experiment.validate import count_todo, count_todo_fields
+
+    n_cells, n_fields = count_todo(sheet), count_todo_fields(manifest)
     console.print(f"Drafted {targets[0]} and {targets[1]}: {len(sheet)} files, {len(manifest['panels'])} panel(s), "
-                  f"{len(manifest['assays'])} assay export(s); {n_todo} TODO cells to fill in.")
+                  f"{len(manifest['assays'])} assay export(s); {n_cells} TODO cell(s) in {targets[1].name} and "
+                  f"{n_fields} TODO field(s) in {targets[0].name} to fill in ('msclab validate' lists them).")
     if not folder.resolve().is_relative_to(out.resolve()):
         console.print(f"The drafts name files outside {out}: check and analyse them with --allow {folder} "
                       "(msclab reads only inside the experiment's folder unless told otherwise).", highlight=False)
@@ -85,10 +108,10 @@ def init(
 def analyze(
     experiment: Path = typer.Argument(..., help="The experiment.yaml to analyse."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder (created)."),
-    curve_model: str = typer.Option("5pl", "--curve-model", help="Standard-curve model: 4pl or 5pl."),
-    weighting: str = typer.Option("1/y^2", "--weighting", help="Curve weighting: none, 1/y or 1/y^2."),
+    curve_model: CurveModel = typer.Option("5pl", "--curve-model", help="Standard-curve model."),
+    weighting: Weighting = typer.Option("1/y^2", "--weighting", help="Curve weighting."),
     n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random step (results are reproducible)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of every random step (results are reproducible)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw gate and standard-curve plots."),
     allow: list[Path] = typer.Option([], "--allow", help=ALLOW_HELP),
 ) -> None:
@@ -100,10 +123,12 @@ def analyze(
     failures.csv and provenance.json. Exit code 0 when every sample was analysed, 1 when some
     failed (they are listed), 2 for bad input.
     """
-    from ..pipeline import Settings
+    settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots)
+    check_out_folder(out)
+    experiment = find_experiment(experiment)
     from ..pipeline import analyze as run
 
-    settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots)
+    quiet_interrupts()
     result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
     console.print(f"Report: {out / 'report.html'}")

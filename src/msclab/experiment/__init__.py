@@ -122,7 +122,7 @@ def validate_experiment(
     missing_columns = _v.check_columns(sheet, sheet_path)
     if missing_columns:
         return problems + missing_columns
-    problems += _v.check_rows(sheet, sheet_path, spec)
+    problems += _v.check_rows(sheet, sheet_path, spec, path)
     problems += _v.check_duplicates(sheet, sheet_path)
     escapes = _v.check_sheet_paths(sheet, sheet_path, roots)
     inside = [f == "" or _v.is_inside(sheet_path.parent / f, roots) for f in sheet["file"]]

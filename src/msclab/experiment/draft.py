@@ -122,7 +122,8 @@ def draft_experiment(
         "context": "in_vitro_human",
         "plate_format": 384 if sheet["well"].map(_beyond_96).any() else 96,
         "panels": {
-            name: {"markers": markers, "protocol": protocol or f"{TODO}: a protocol name or file", "controls": {}}
+            name: {"markers": markers, "protocol": protocol or f"{TODO}: a protocol name or file",
+                   "controls": draft_controls(sheet[sheet["panel"] == name], markers)}
             for name, protocol, markers in panels.values()
         },
         "assays": _draft_assays(folder, out, set(fcs_files)),
@@ -135,6 +136,31 @@ def draft_experiment(
         }],
     }
     return manifest, sheet
+
+
+#: Cytokine markers, whose positive gates are set from the donor's unstimulated tube.
+_CYTOKINE = re.compile(r"^(IFN|IL[\s\-_]?\d|TNF|GM[\s\-_]?CSF|TGF|MIP|CCL|CXCL)", re.IGNORECASE)
+
+
+def draft_controls(rows: pd.DataFrame, markers: dict[str, str]) -> dict[str, str]:
+    """A panel's ``controls:`` from the control tubes found for it.
+
+    Every marker with an FMO tube gets ``fmo``; when the panel has unstimulated
+    tubes, every cytokine marker gets ``unstimulated`` (the intracellular
+    cytokine SOP sets cytokine-positive gates on the unstimulated sample of the
+    same donor: Lamoreaux, Betts & Roederer 2006, Nat Protoc 1:1507,
+    doi:10.1038/nprot.2006.268; FMOs for markers without a negative population:
+    Roederer 2001, Cytometry 45:194, doi:10.1002/1097-0320(20011101)45:3<194::AID-CYTO1163>3.0.CO;2-C).
+    """
+    controls: dict[str, str] = {}
+    for marker in rows.loc[rows["control_type"] == "fmo", "control_for"]:
+        if marker and marker != TODO:
+            controls[marker] = "fmo"
+    if (rows["control_type"] == "unstimulated").any():
+        for marker in markers.values():
+            if _CYTOKINE.match(marker) and marker not in controls:
+                controls[marker] = "unstimulated"
+    return controls
 
 
 def _beyond_96(well: str) -> bool:

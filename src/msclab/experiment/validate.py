@@ -106,10 +106,20 @@ def check_columns(sheet: pd.DataFrame, path: Path) -> Problems:
             for c in REQUIRED_COLUMNS if c not in sheet.columns]
 
 
-def check_rows(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Problems:
-    """Per-row checks: required values, TODO cells, wells, ratios, panels, control types."""
+def check_rows(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec, manifest: Path | None = None) -> Problems:
+    """Per-row checks: required values, TODO cells, wells, ratios, panels, control types.
+
+    TODO cells are one problem per column (with its lines), so a fresh ``msclab
+    init`` draft lists what to fill in, not hundreds of lines; a TODO cell is
+    not also reported as a bad value. A ``control_for`` marker a panel does not
+    name is one problem per panel and marker; when the panel names a marker
+    spelled almost the same, the problem is the marker in ``experiment.yaml``
+    (its line, and the spelling the samplesheet uses).
+    """
     problems: Problems = []
     plate = PLATE_FORMATS[spec.plate_format]
+    todo: dict[str, list[int]] = {}
+    unknown_control: dict[tuple[str, str], list[int]] = {}
     for _, row in sheet.iterrows():
         where = f"line {row['_line']}"
         for column in REQUIRED_COLUMNS:
@@ -117,34 +127,101 @@ def check_rows(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Problem
                 problems.append(MsclabError(f"'{column}' is empty", file=path, where=where, hint=f"Fill in the {column}."))
         for column, value in row.items():
             if str(value).upper().startswith(TODO):
-                problems.append(MsclabError(f"'{column}' is still {value!r}", file=path, where=where,
-                                            hint="Replace the TODO with the real value."))
+                todo.setdefault(str(column), []).append(int(row["_line"]))
         well = row["well"]
         if well and not str(well).upper().startswith(TODO) and not plate.contains(well):
             problems.append(MsclabError(
                 f"well {well!r} is not on a {spec.plate_format}-well plate", file=path, where=where,
                 hint=f"Use A1..{plate.row_letters[-1]}{plate.columns}, or set plate_format in experiment.yaml."))
-        try:
-            parse_ratio(row["msc_ratio"])
-        except ValueError:
-            problems.append(MsclabError(f"msc_ratio {row['msc_ratio']!r} is not a ratio", file=path, where=where,
-                                        hint="Write MSC:PBMC as 1:10 (or leave empty without MSCs)."))
-        if row["control_type"].lower() not in CONTROL_TYPES:
+        if not str(row["msc_ratio"]).upper().startswith(TODO):
+            try:
+                parse_ratio(row["msc_ratio"])
+            except ValueError:
+                problems.append(MsclabError(f"msc_ratio {row['msc_ratio']!r} is not a ratio", file=path,
+                                            where=where, hint="Write MSC:PBMC as 1:10 (or leave empty without MSCs)."))
+        if row["control_type"].lower() not in CONTROL_TYPES and not row["control_type"].upper().startswith(TODO):
             problems.append(MsclabError(f"control_type {row['control_type']!r} is unknown", file=path, where=where,
                                         hint=f"Use one of: {', '.join(c for c in CONTROL_TYPES if c)}, or leave empty."))
         if row["file"] and not row["panel"]:
             problems.append(MsclabError("has a file but no panel", file=path, where=where,
                                         hint=f"Set panel to one of: {', '.join(spec.panels) or '(none defined)'}."))
-        if row["panel"] and row["panel"] not in spec.panels:
+        if row["panel"] and row["panel"] not in spec.panels and not row["panel"].upper().startswith(TODO):
             problems.append(MsclabError(f"panel {row['panel']!r} is not defined in experiment.yaml", file=path,
                                         where=where, hint=f"Use one of: {', '.join(spec.panels) or '(none defined)'}."))
-        if row["control_for"] and row["panel"] in spec.panels:
+        if row["control_for"] and row["panel"] in spec.panels and not row["control_for"].upper().startswith(TODO):
             markers = {m.lower() for m in spec.panels[row["panel"]].markers.values()}
             if row["control_for"].lower() not in markers:
-                problems.append(MsclabError(
-                    f"control_for names the unknown marker {row['control_for']!r} for panel {row['panel']!r}",
-                    file=path, where=where, hint=f"Use one of the panel's markers: {', '.join(sorted(markers))}."))
+                unknown_control.setdefault((row["panel"], row["control_for"]), []).append(int(row["_line"]))
+    problems += [MsclabError(f"{len(lines)} cell{'s' if len(lines) != 1 else ''} of column '{column}' "
+                             f"{'are' if len(lines) != 1 else 'is'} still TODO", file=path,
+                             where=f"line{'s' if len(lines) != 1 else ''} {_line_ranges(lines)}",
+                             hint="Replace every TODO with the real value.")
+                 for column, lines in todo.items()]
+    for (panel, marker), lines in unknown_control.items():
+        problems.append(_unknown_marker(spec, panel, marker, lines, path, manifest))
     return problems
+
+
+def count_todo(sheet: pd.DataFrame) -> int:
+    """Number of TODO cells in a samplesheet (what ``init`` reports and ``validate`` groups)."""
+    return int(sheet.astype(str).map(lambda v: v.upper().startswith(TODO)).sum().sum())
+
+
+def count_todo_fields(raw: object) -> int:
+    """Number of TODO values in a parsed experiment.yaml (each is one problem of ``validate``)."""
+    return sum(1 for _, value in _strings(raw) if value.upper().startswith(TODO))
+
+
+def _line_ranges(lines: list[int]) -> str:
+    """``2-5, 9`` for lines 2, 3, 4, 5, 9."""
+    ranges: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1][1] = line
+        else:
+            ranges.append([line, line])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def _normal(marker: str) -> str:
+    return "".join(c for c in marker.lower() if c.isalnum())
+
+
+def _unknown_marker(spec: ExperimentSpec, panel: str, marker: str, lines: list[int], sheet_path: Path,
+                    manifest: Path | None) -> MsclabError:
+    """One problem for a ``control_for`` marker the panel lacks, blaming experiment.yaml when it is a typo there."""
+    import difflib
+
+    markers = spec.panels[panel].markers
+    by_normal = {_normal(m): (d, m) for d, m in markers.items()}
+    close = difflib.get_close_matches(_normal(marker), list(by_normal), n=1, cutoff=0.75)
+    rows = f"line{'s' if len(lines) != 1 else ''} {_line_ranges(lines)}"
+    if close and manifest is not None:
+        detector, spelled = by_normal[close[0]]
+        return MsclabError(
+            f"panel {panel!r} maps detector {detector} to the marker {spelled!r}, but the samplesheet's "
+            f"control_for ({sheet_path.name} {rows}) names {marker!r}", file=manifest,
+            where=_yaml_line(manifest, detector, panel),
+            hint=f"Did you mean {marker!r}? Spell the marker the same way in both files.")
+    return MsclabError(f"control_for names the marker {marker!r}, which panel {panel!r} does not have",
+                       file=sheet_path, where=rows,
+                       hint=f"Use one of the panel's markers: {', '.join(sorted(markers.values()))}.")
+
+
+def _yaml_line(manifest: Path, detector: str, panel: str) -> str:
+    """``line N`` of ``detector:`` inside the panel's block of experiment.yaml (or the field path)."""
+    try:
+        text = manifest.read_text(encoding="utf-8-sig").splitlines()
+    except OSError:
+        return f"field 'panels.{panel}.markers.{detector}'"
+    in_panel = False
+    for number, line in enumerate(text, start=1):
+        stripped = line.strip()
+        if stripped.startswith(f"{panel}:"):
+            in_panel = True
+        elif in_panel and stripped.strip("'\"").startswith(detector) and ":" in stripped:
+            return f"line {number} (panels.{panel}.markers.{detector})"
+    return f"field 'panels.{panel}.markers.{detector}'"
 
 
 def check_duplicates(sheet: pd.DataFrame, path: Path) -> Problems:
@@ -207,28 +284,41 @@ def check_controls(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Pro
             continue
         donors = rows.loc[rows["control_type"] == "", "donor"].unique()
         for marker, kind in panel.controls.items():
+            lacking = []
             for donor in donors:
                 mine = rows[rows["donor"] == donor]
                 if kind == "unstimulated":
                     found = (mine["control_type"].str.lower() == "unstimulated") | (
                         mine["stimulus"].str.lower().isin(["none", "unstimulated"]))
-                else:
+                else:  # a spelling difference of the marker is reported once by check_rows
                     found = (mine["control_type"].str.lower() == kind) & (
-                        mine["control_for"].str.lower() == marker.lower())
+                        mine["control_for"].map(_normal) == _normal(marker))
                 if not found.any():
-                    problems.append(MsclabError(
-                        f"panel {name!r} sets the {marker} threshold from a {kind} control, but donor {donor!r} has none",
-                        file=path, where=f"panel '{name}', controls",
-                        hint=f"Add a {kind} sample for donor {donor} to the samplesheet (control_type={kind}"
-                             + (f", control_for={marker})" if kind != "unstimulated" else ")")
-                             + ", or remove the control from the panel."))
+                    lacking.append(str(donor))
+            if lacking:
+                problems.append(MsclabError(
+                    f"panel {name!r} sets the {marker} threshold from a {kind} control, but donor"
+                    f"{'s' if len(lacking) > 1 else ''} {', '.join(lacking)} {'have' if len(lacking) > 1 else 'has'} none",
+                    file=path, where=f"panel '{name}', controls",
+                    hint=f"Add a {kind} sample per donor to the samplesheet (control_type={kind}"
+                         + (f", control_for={marker})" if kind != "unstimulated" else ")")
+                         + ", or remove the control from the panel."))
     return problems
 
 
 def check_assays(spec: ExperimentSpec, root: Path) -> Problems:
-    """Assay exports, layouts and bead panels exist (a bead-array plate is a folder of FCS files)."""
+    """Assay exports, layouts and bead panels exist, and each export is in a format msclab reads.
+
+    An export with ``format: auto`` is opened with the readers' sniffer (as
+    ``analyze`` will); a named format must be one msclab knows (aliases such as
+    ``magellan`` included). A bead-array plate is a folder of FCS files.
+    """
+    from ..io.assay import resolve_format
+
     problems: Problems = []
+    manifest = root / "experiment.yaml"
     for i, assay in enumerate(spec.assays):
+        missing = False
         for field in ("file", "layout", "beads"):
             value = getattr(assay, field)
             if value is None:
@@ -236,9 +326,17 @@ def check_assays(spec: ExperimentSpec, root: Path) -> Problems:
             target = root / value
             exists = target.exists() if field == "file" and assay.beads is not None else target.is_file()
             if not exists:
-                problems.append(MsclabError(f"{field} {str(value)!r} does not exist", file=root / "experiment.yaml",
+                missing = missing or field == "file"
+                problems.append(MsclabError(f"{field} {str(value)!r} does not exist", file=manifest,
                                             where=f"field 'assays.{i}.{field}'",
                                             hint="Paths are relative to experiment.yaml."))
+        if missing or assay.beads is not None:
+            continue
+        try:
+            resolve_format(root / assay.file, assay.format)
+        except MsclabError as exc:
+            problems.append(MsclabError(exc.message, file=exc.file, where=f"experiment.yaml field 'assays.{i}'"
+                                        + (f", {exc.where}" if exc.where else ""), hint=exc.hint))
     return problems
 
 

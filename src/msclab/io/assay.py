@@ -137,13 +137,13 @@ def _is_grid(path: Path) -> bool:
 
 #: Every supported format, in the order :func:`detect_format` tries them.
 READERS: tuple[Reader, ...] = (
-    Reader("softmax_pro", ("softmax",), _is_softmax, read_softmax, plate_reader=True),
+    Reader("softmax_pro", ("softmax", "softmaxpro"), _is_softmax, read_softmax, plate_reader=True),
     Reader("xponent", ("luminex",), _is_xponent, read_xponent),
     Reader("gen5", (), _is_gen5, read_gen5, plate_reader=True),
     Reader("bmg_mars", ("bmg", "mars"), _is_bmg, read_bmg, plate_reader=True),
     Reader("tecan_magellan", ("tecan", "magellan"), _is_tecan, read_tecan, plate_reader=True),
     Reader("bioplex", ("bio-plex",), _is_bioplex, read_bioplex),
-    Reader("grid", (), _is_grid, read_grid, plate_reader=True),
+    Reader("grid", ("plate_grid",), _is_grid, read_grid, plate_reader=True),
 )
 
 
@@ -215,6 +215,17 @@ def read_assay(
         plate_layout = layout if isinstance(layout, PlateLayout) else read_layout(layout)
         export = apply_layout(export, plate_layout, check_series=check_series)
     return export
+
+
+def resolve_format(path: Path, format: str = "auto") -> str:
+    """The reader name for ``format`` (an alias such as ``magellan`` included), or the sniffed one for ``auto``.
+
+    Raises
+    ------
+    AssayFileError
+        An unknown format name, or an ``auto`` file that matches no format.
+    """
+    return detect_format(path) if format == "auto" else reader(format, path=path).name
 
 
 def detect_format(path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Literal
 
 import anndata as ad
 import numpy as np
@@ -255,7 +256,8 @@ def open_fcs(path: str | PathLike[str], *, dataset: int | None = None) -> FCSFil
     return FCSFile(path, data_sets, index, file_size, leniencies)
 
 
-def read_fcs(path: str | PathLike[str], *, dataset: int | None = None, scale: bool = True) -> ad.AnnData:
+def read_fcs(path: str | PathLike[str], *, dataset: int | None = None, scale: bool = True,
+             var_names: Literal["detector", "marker"] = "detector") -> ad.AnnData:
     """Read the events of an FCS file into AnnData.
 
     Parameters
@@ -269,6 +271,12 @@ def read_fcs(path: str | PathLike[str], *, dataset: int | None = None, scale: bo
         ``True`` (default): X holds scale values (``$PnE`` log scaling,
         ``$PnG`` gain, ``$TIMESTEP``), the values GatingML gates apply to.
         ``False``: X holds the stored values (integers masked to ``$PnR``).
+    var_names
+        ``"detector"`` (default): ``var_names`` are the ``$PnN`` detectors.
+        ``"marker"``: the marker (``var['marker']``) where the channel has one,
+        else the detector, made unique, so that
+        ``sc.pl.scatter(adata, x="CD4", y="CD8")`` works; ``var['pnn']``
+        keeps the detector.
 
     Returns
     -------
@@ -285,7 +293,15 @@ def read_fcs(path: str | PathLike[str], *, dataset: int | None = None, scale: bo
     FCSError
         When the file cannot be read as it is (never a partly wrong array).
     """
-    return open_fcs(path, dataset=dataset).to_anndata(scale=scale)
+    if var_names not in ("detector", "marker"):
+        raise FCSError(f"var_names={var_names!r} is not allowed", file=path, hint="Use 'detector' or 'marker'.")
+    adata = open_fcs(path, dataset=dataset).to_anndata(scale=scale)
+    if var_names == "marker":
+        names = [str(m) if isinstance(m, str) and m else str(d) for d, m in zip(adata.var["pnn"], adata.var["marker"],
+                                                                               strict=True)]
+        adata.var_names = names
+        adata.var_names_make_unique()
+    return adata
 
 
 def _read_data_sets(handle, file_size: int, path: Path) -> tuple[list[DataSet], list[str]]:
