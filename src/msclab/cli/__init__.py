@@ -13,6 +13,7 @@ analysis code. Bad input never prints a traceback:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 
@@ -21,7 +22,7 @@ import typer
 from typer.core import TyperCommand
 
 from .. import __version__
-from ._common import GuardedGroup, state
+from ._common import GuardedGroup, _ClickException, state, tidy_help
 
 #: Command -> (module of this package that registers it, its one-line summary in ``msclab --help``).
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -69,8 +70,19 @@ class LazyGroup(GuardedGroup):
             summary = COMMANDS[cmd_name][1]
             return TyperCommand(cmd_name, help=summary, short_help=summary)
         if cmd_name not in self.commands:
-            self.commands[cmd_name] = load_command(cmd_name)
+            command = load_command(cmd_name)
+            tidy_help(command)
+            self.commands[cmd_name] = command
         return self.commands[cmd_name]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # noqa: D102 - click API
+        try:
+            return super().resolve_command(ctx, args)
+        except _ClickException as exc:  # the click that typer uses (it may bundle its own)
+            matches = difflib.get_close_matches(args[0], list(COMMANDS)) if args else []
+            if matches and exc.message.startswith("No such command") and "Did you mean" not in exc.format_message():
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:  # noqa: D102 - click API
         self._listing = True

@@ -11,7 +11,6 @@ import typer
 from .._files import atomic_write
 from ..assay.plots import save_curve_plots
 from ..assay.quantification import AssayResult, quantify
-from ..errors import MsclabError
 from ..assay.read import read_assay
 from ..io.assay_export import AssayExport
 from ..provenance import Provenance

@@ -17,6 +17,7 @@ from .gating.run import gate_files
 from .gating.strategy import read_strategy
 from .populations import POPULATION_COLUMNS
 from .qc import MIN_EVENTS
+from .result import PanelResult
 
 STRATEGY_SUFFIXES = {".xml", ".wsp"}
 
@@ -34,8 +35,6 @@ def quantify_fixed_panel(experiment, panel_name: str, *, provenance=None, min_ev
     PanelResult
         With ``protocol=None``, no plots and no resolved trees (the strategy file is the record).
     """
-    from .panel import PanelResult
-
     panel = experiment.spec.panels[panel_name]
     path = experiment.root / panel.protocol
     strategy = read_strategy(path)

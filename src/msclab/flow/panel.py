@@ -23,7 +23,6 @@ the omitted marker are not reported (the control cannot measure them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,7 @@ from ..errors import MsclabError
 from ..io import open_fcs
 from .gating.gates import BooleanGate
 from .fixed import is_strategy_file, quantify_fixed_panel
-from .gating.gatingml import write_gatingml
-from .gating.tree import GateTree
+from .result import PanelResult
 from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
 from .protocols.loader import load_protocol
@@ -46,55 +44,6 @@ from .qc import MIN_EVENTS, QC_COLUMNS, acquisition_qc, population_qc
 
 _PROLIFERATION_UNITS = {"pct_divided": "%", "precursor_pct_divided": "%", "division_index": "divisions",
                         "proliferation_index": "divisions"}
-
-
-@dataclass
-class PanelResult:
-    """Everything :func:`quantify_panel` found for one panel.
-
-    Attributes
-    ----------
-    panel
-        Panel name.
-    protocol
-        The protocol used.
-    records
-        Long readout records (``sample_id, readout, value, kind, unit, flag,
-        panel, population, parent, marker, statistic, catalogue_id``).
-    populations
-        One row per sample and population (``sample_id, population, name,
-        parent, count, parent_count, pct_parent, pct_total``).
-    qc
-        Acquisition and event-count checks (``sample_id, check, value, limit, passed``).
-    failures
-        Sample id -> why it could not be quantified.
-    resolved
-        Sample id -> its concrete gate tree (GatingML-exportable).
-    gates
-        Sample id -> gate label -> what was resolved (provenance record).
-    plots
-        Sample id -> gate plot PNG.
-    """
-
-    panel: str
-    protocol: Protocol | None
-    records: pd.DataFrame
-    populations: pd.DataFrame
-    qc: pd.DataFrame
-    failures: dict[str, str]
-    resolved: dict[str, GateTree]
-    gates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    plots: dict[str, Path] = field(default_factory=dict)
-
-    def write_gatingml(self, folder: str | PathLike[str]) -> dict[str, Path]:
-        """Write every sample's resolved tree as ``<folder>/<sample>_<panel>.xml`` (GatingML 2.0)."""
-        out = {}
-        for sid, tree in self.resolved.items():
-            path = Path(folder) / f"{safe_id(sid)}_{self.panel}.xml"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_gatingml(tree, path)
-            out[sid] = path
-        return out
 
 
 def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str] | None = None,
