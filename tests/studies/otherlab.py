@@ -159,7 +159,7 @@ _EFFECT_OF = {"treg": "treg_frequency", "th1": "th1_frequency", "th17": "th17_fr
 
 # Donor baselines in stimulated cultures: fraction of the parent, (mean, SD); unstimulated values replace some.
 _BASE = {
-    "treg": (0.065, 0.012), "activated": (0.16, 0.03), "foxp3_activated": (0.012, 0.003),
+    "treg": (0.065, 0.012), "activated": (0.20, 0.04), "foxp3_activated": (0.012, 0.003),
     "th1": (0.13, 0.03), "th17": (0.015, 0.004), "th1_17": (0.003, 0.001), "th2": (0.025, 0.008),
     "b_unswitched": (0.10, 0.02), "b_switched": (0.14, 0.03), "b_dn": (0.05, 0.01),
     "b_transitional": (0.035, 0.006), "plasmablast": (0.05, 0.012),
@@ -270,9 +270,10 @@ def _events(fr: dict[str, float], panel: Panel, stains: tuple[Stain, ...], n: in
     expr("CD3", [(t, 6000, 0.3)])
     expr("CD4", [(on("cd4"), 1800 if panel.name == "Th" and stimulated else 3500, 0.3), (kind == "monocyte", 700, 0.3)])
     expr("CD8", [(on("cd8"), 9000, 0.3)])
-    expr("CD25", [(on("cd4") | on("cd8"), 120, 0.8), (on("cd4.activated"), 2200, 0.4),
+    # Activated conventional CD4 T cells sit next to the Treg cluster: CD25 high, CD127 intermediate.
+    expr("CD25", [(on("cd4") | on("cd8"), 120, 0.8), (on("cd4.activated"), 3500, 0.45),
                   (on("cd4.foxp3_activated"), 3000, 0.4), (on("cd4.treg"), 9000, 0.35)])
-    expr("CD127", [(on("cd4") | on("cd8"), 3500, 0.3), (on("cd4.activated"), 1300, 0.35),
+    expr("CD127", [(on("cd4") | on("cd8"), 3500, 0.3), (on("cd4.activated"), 1000, 0.4),
                    (on("cd4.treg"), 220, 0.5)])
     expr("Foxp3", [(on("cd4.treg"), 5000, 0.3), (on("cd4.foxp3_activated"), 2500, 0.35)])
     expr("CTV", [(lymph_kinds | (kind == "dead") | (kind == "monocyte"), 50000, 0.15)])
@@ -326,21 +327,26 @@ def _events(fr: dict[str, float], panel: Panel, stains: tuple[Stain, ...], n: in
     data[:, :-1] = np.clip(data[:, :-1], -5000, RANGE)
     pnn = [*SCATTER, *order, "Time"]
     pns = ["", "", "", "", *(by_det[d].pns for d in order), ""]
-    return data.astype(np.float32), pnn, pns, _truth(panel.name, kind, state, generation)
+    return data.astype(np.float32), pnn, pns, _truth(panel.name, kind, state, generation, omit)
 
 
 def _pct(member: np.ndarray, parent: np.ndarray) -> float:
     return round(100.0 * float((member & parent).sum()) / max(int(parent.sum()), 1), 4)
 
 
-def _truth(panel: str, kind: np.ndarray, state: np.ndarray, generation: np.ndarray) -> dict[str, dict]:
-    """Population -> {parent, percent} of the realised events, named as the built-in protocols report them."""
+def _truth(panel: str, kind: np.ndarray, state: np.ndarray, generation: np.ndarray,
+           omit: str | None = None) -> dict[str, dict]:
+    """Population -> {parent, percent} of the realised events, named as the built-in protocols report them.
+
+    An FMO tube has no truth for the populations its left-out marker defines (Treg without Foxp3).
+    """
     cd4 = kind == "cd4"
     b = kind == "b"
     nk = kind == "nk"
     out: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
     if panel == "Treg":
-        out["Treg"] = ("CD4", state == "treg", cd4)
+        if omit != "Foxp3":
+            out["Treg"] = ("CD4", state == "treg", cd4)
         out["CD4 divided"] = ("CD4", generation > 0, cd4)
     elif panel == "Th":
         out |= {"Th1": ("CD4", state == "th1", cd4), "Th17": ("CD4", state == "th17", cd4),
@@ -399,8 +405,9 @@ def _elisa(out: Path, analyte: str, stem: str, conc: dict[str, float], top: floa
                 codes[well] = sid
                 dil[well] = f"{dilution:g}"
                 in_well[well] = conc[sid] / dilution
-        wells = list(in_well)
-        od = _four_pl(np.array([in_well[w] for w in wells]), top)
+        # The reader reads all 96 wells; the unused ones (empty in the layout) read as blanks.
+        wells = [f"{r}{c}" for r in rows for c in range(1, 13)]
+        od = _four_pl(np.array([in_well.get(w, 0.0) for w in wells]), top)
         od = od * (1 + 0.03 * rng.standard_normal(len(od))) + 0.004 * rng.standard_normal(len(od))
         reads = dict(zip(wells, od, strict=True))
         grid = io.StringIO()

@@ -113,7 +113,7 @@ def paired_effects(
     treated = obs.index[select(obs, contrast.treatment, contrast=contrast.name) & ok]
     controls = obs.index[select(obs, contrast.control, contrast=contrast.name) & ok]
     backgrounds = (
-        obs.index[select(obs, contrast.background, contrast=contrast.name) & ok]
+        obs.index[select(obs, contrast.background, contrast=contrast.name, controls=True) & ok]
         if contrast.background
         else pd.Index([])
     )
