@@ -43,6 +43,7 @@ FLAG_LEVELS = (
     "fit_failed",
     "low_events",
     "not_measured",
+    "control_fallback",
 )
 
 RECORD_COLUMNS = ("sample_id", "readout", "value", "kind", "unit")

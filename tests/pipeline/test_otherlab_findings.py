@@ -96,3 +96,42 @@ def test_empty_layout_wells_are_not_samples(elisa) -> None:
     result = quantify(export)
     assert not (result.wells["sample_type"].eq("unknown") & result.wells["sample_id"].fillna("").eq("")).any()
     assert "<LLOQ" not in set(result.wells.loc[result.wells["sample_id"].fillna("") == "", "flag"].astype(str))
+
+
+def _th_study(folder: Path, controls: dict | None) -> Path:
+    otherlab.write_study(folder, otherlab.OtherLabDesign(donors=3, events=4000, seed=2, panels=("Th",)))
+    manifest = folder / "experiment.yaml"
+    if controls is not None:
+        spec = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        spec["panels"]["Th"]["controls"] = controls
+        manifest.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return manifest
+
+
+def test_control_fallback_is_a_warning_and_a_flag(tmp_path: Path) -> None:
+    """Issue 13 finding 3: ``controls: {}`` makes the cytokine thresholds fall back; nothing of it is silent."""
+    from msclab.pipeline import Settings, analyze
+    from msclab.readouts import readout_flags
+
+    result = analyze(_th_study(tmp_path / "study", {}), tmp_path / "out", Settings(n_boot=100, plots=False))
+    assert len(result.warnings) == 1 and "panel Th" in result.warnings[0] and "control_fallback" in result.warnings[0]
+    flags = readout_flags(result.readouts)
+    th1 = [r for r in flags.columns if r.endswith("/Th1:pct_parent")]
+    assert th1 and set(flags[th1[0]].dropna()) == {"control_fallback"}
+    cd4 = [r for r in flags.columns if r.endswith("/CD4:pct_parent")]
+    assert set(flags[cd4[0]]) == {"ok"}  # gated without a control: not flagged
+    comparison = result.comparison.table
+    row = comparison[(comparison["effect_id"] == "th1_frequency") & (comparison["verdict"] != "not_measured")]
+    assert len(row) and set(row["flags"]) == {"control_fallback"}
+    assert "fell back" in row["reason"].iloc[0]
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Warning:" in html and "control_fallback" in html
+
+
+def test_no_fallback_no_warning(tmp_path: Path) -> None:
+    from msclab.pipeline import Settings, analyze
+    from msclab.readouts import readout_flags
+
+    result = analyze(_th_study(tmp_path / "study", None), tmp_path / "out", Settings(n_boot=100, plots=False))
+    assert result.warnings == []
+    assert not (readout_flags(result.readouts) == "control_fallback").any().any()

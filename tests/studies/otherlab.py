@@ -151,11 +151,11 @@ class Effect:
 EFFECTS = {
     "treg_frequency": Effect(0.6), "th1_frequency": Effect(-1.2), "th17_frequency": Effect(-0.8),
     "th2_frequency": Effect(0.5), "b_transitional": Effect(0.65), "plasmablast_frequency": Effect(-1.0),
-    "nk_cd56bright": Effect(0.4), "ifng_secretion": Effect(-1.5), "il10_secretion": Effect(1.0),
+    "nk_cd56bright": Effect(0.4), "ifng": Effect(-1.5), "il10": Effect(1.0),
 }
 _EFFECT_OF = {"treg": "treg_frequency", "th1": "th1_frequency", "th17": "th17_frequency",
               "th2": "th2_frequency", "b_transitional": "b_transitional", "plasmablast": "plasmablast_frequency",
-              "nk_bright": "nk_cd56bright", "IFN-gamma": "ifng_secretion", "IL-10": "il10_secretion"}
+              "nk_bright": "nk_cd56bright", "IFN-gamma": "ifng", "IL-10": "il10"}
 
 # Donor baselines in stimulated cultures: fraction of the parent, (mean, SD); unstimulated values replace some.
 _BASE = {
