@@ -90,7 +90,6 @@ def _simulate_table(run) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_GATES_PENDING)
 def test_otherlab_t_cells_within_tolerance(otherlab_run) -> None:
     table = _otherlab_table(otherlab_run)
     table = table[table["population"].isin(T_CELL)]
