@@ -21,6 +21,7 @@ FLAG_LEVELS = (
     "fit_failed",
     "low_events",
     "not_measured",
+    "control_fallback",
 )
 
 

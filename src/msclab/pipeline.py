@@ -55,6 +55,20 @@ class AnalysisResult:
     trends: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
+    def warnings(self) -> list[str]:
+        """What the analysis did in place of what the experiment asked (terminal summary and report)."""
+        steps = self.provenance.steps if self.provenance is not None else {}
+        fallbacks = pd.DataFrame(steps.get("control_fallbacks", []))
+        out = []
+        for panel, rows in (fallbacks.groupby("panel", sort=False) if len(fallbacks) else []):
+            out.append(
+                f"panel {panel}: a control-based threshold had no control sample and fell back to a data-driven "
+                f"one in {rows['sample_id'].nunique()} sample(s) ({', '.join(dict.fromkeys(rows['population']))}); "
+                "their readouts carry the flag control_fallback. Add the controls to the samplesheet and to the "
+                "panel's controls: in experiment.yaml.")
+        return out
+
+    @property
     def n_failed(self) -> int:
         """Number of failures: samples with a failed file or stage, plus assay exports that could not be read."""
         if not len(self.failures):

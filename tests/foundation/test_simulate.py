@@ -192,3 +192,28 @@ def test_unknown_panels_and_effects_of_absent_panels_are_refused():
         StudyDesign(panels=("th_ics", "bcells"))
     with pytest.raises(ValueError, match="only with the tfh panel"):
         simulate_study("unused", StudyDesign(effects={"tfh_frequency": "up"}))
+
+
+def test_b_and_nk_panels_carry_the_small_and_adjacent_populations(tmp_path):
+    """Issue 19's hard cases: plasmablasts of 1-2% (unstimulated) with larger scatter, transitional B of a
+    few percent of CD27- B, and CD56dim CD16- NK cells beside the CD56bright ones."""
+    truth = simulate_study(tmp_path, StudyDesign(donors=2, events=20000, seed=19, labels=True,
+                                                 panels=("b_cells", "nk")))
+    for sid, sample in truth["samples"].items():
+        if "b_cells" not in sample["populations"]:
+            continue
+        b, nk = sample["populations"]["b_cells"], sample["populations"]["nk"]
+        if sid.endswith("_unstim"):
+            assert 0.005 < b["Plasmablasts"]["observed"] < 0.025
+            assert 10 <= b["Plasmablasts"]["count"] <= 60  # tens of events, the case the mixture missed
+        assert 0.02 < b["Transitional B"]["observed"] < 0.12
+        # CD56dim (CD16+) and CD56bright leave room for the CD56dim CD16- cells.
+        rest = 1 - nk["CD56bright"]["observed"] - nk["CD56dim"]["observed"]
+        assert 0.05 < rest < 0.25
+    labels = pd.read_parquet(tmp_path / "labels" / "D1_pbmc_b_cells.parquet")
+    sample = fk.Sample(tmp_path / "fcs" / "D1_pbmc_b_cells.fcs")
+    fsc = sample.get_events(source="raw")[:, sample.pnn_labels.index("FSC-A")]
+    blasts = (labels["cell_type"] == "b") & (labels["state"] == "plasmablast")
+    others = (labels["cell_type"] == "b") & (labels["state"] != "plasmablast")
+    ratio = np.median(fsc[blasts.to_numpy()]) / np.median(fsc[others.to_numpy()])
+    assert 1.08 < ratio < 1.25

@@ -132,6 +132,8 @@ def analyze(
     result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
     console.print(f"Report: {out / 'report.html'}")
+    for warning in result.warnings:
+        console_err.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)
     if result.n_failed:
         console_err.print(f"[bold yellow]{result.n_failed} sample(s) failed[/] (see failures.csv):")
         for row in result.failures.itertuples():

@@ -125,6 +125,9 @@ def _rows(effects: pd.DataFrame, catalogue: Catalogue, context: str, overrides: 
             verdict, why = _CODE_TO_VERDICT[code], reason(code, sign, est, low, high, t)
             if exp.weight == 0:
                 why += f"; evidence {exp.evidence}: not in the score"
+        flags = "control_fallback" if "control_fallback" in str(rec.get("notes", "")) else ""
+        if flags:
+            why += "; a control-based threshold had no control sample and fell back (flag control_fallback)"
         scored = verdict != LITERATURE_CONFLICTING and exp.weight > 0
         rows.append(
             {
@@ -150,6 +153,7 @@ def _rows(effects: pd.DataFrame, catalogue: Catalogue, context: str, overrides: 
                 "scored": scored,
                 "weight": exp.weight if scored else 0.0,
                 "reason": why,
+                "flags": flags,
                 "p_value": rec.get("p_value", np.nan),
                 "q_value": rec.get("q_value", np.nan),
                 "n_donors": rec.get("n_donors", np.nan),

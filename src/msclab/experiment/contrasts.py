@@ -69,8 +69,21 @@ def _as_text(values: Scalar | list[Scalar]) -> list[str]:
     return [str(v) for v in items]
 
 
-def select(obs: pd.DataFrame, selector: Selector, *, contrast: str = "") -> pd.Series:
+def is_control_row(obs: pd.DataFrame) -> pd.Series:
+    """Rows that are controls (a non-empty ``control_type``: FMO, unstimulated, isotype, bridge ...)."""
+    if "control_type" not in obs.columns:
+        return pd.Series(False, index=obs.index)
+    text = obs["control_type"].astype(object).where(obs["control_type"].notna(), "").astype(str).str.strip()
+    return ~text.str.lower().isin(["", "nan", "none"])
+
+
+def select(obs: pd.DataFrame, selector: Selector, *, contrast: str = "", controls: bool = False) -> pd.Series:
     """Return a boolean mask of the samples matching every column of ``selector``.
+
+    Control rows (a non-empty ``control_type``) never enter a contrast unless the selector names
+    ``control_type`` itself or ``controls`` is True (the ``background`` selector, which picks the
+    unstimulated controls by design): an FMO tube stained on the control culture is a gating
+    control, not a second measurement of that culture (``docs/experiment.md``, "Contrasts").
 
     Raises
     ------
@@ -85,4 +98,6 @@ def select(obs: pd.DataFrame, selector: Selector, *, contrast: str = "") -> pd.S
                 hint=f"Use one of: {', '.join(map(str, obs.columns))}.",
             )
         mask &= obs[column].astype(str).isin(_as_text(values))
+    if not controls and "control_type" not in selector:
+        mask &= ~is_control_row(obs)
     return mask

@@ -352,8 +352,8 @@ def check_contrasts(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Pr
                 problems.append(MsclabError(f"{side} uses unknown column(s) {unknown}", file=path, where=where,
                                             hint="Use samplesheet columns such as condition, msc_ratio, stimulus."))
                 continue
-            chosen = sheet[sheet["control_type"] == ""]
-            if not select(chosen, selector, contrast=contrast.name).any():
+            # Control rows are left out unless the selector names control_type (as analyze does).
+            if not select(sheet, selector, contrast=contrast.name).any():
                 problems.append(MsclabError(f"{side} {selector} matches no sample", file=path, where=where,
                                             hint="Check the values against the samplesheet (they must match exactly)."))
         for column in [contrast.pair_by, *contrast.match_on]:

@@ -17,8 +17,12 @@ Readout ids are ``flow:<panel>:<population path>:<statistic>`` with statistic
 ``pct_divided``, ``precursor_pct_divided``, ``division_index`` and
 ``proliferation_index``. Frequencies whose parent has fewer than
 :data:`~msclab.flow.qc.MIN_EVENTS` events, and intensities of populations that
-small, carry the ``low_events`` flag. In an FMO control, populations gated on
-the omitted marker are not reported (the control cannot measure them).
+small, carry the ``low_events`` flag. Frequencies and intensities of a
+population gated (itself or above it) by a control-based threshold that had no
+control sample and fell back to a data-driven one carry ``control_fallback``
+(and are listed in provenance ``steps.control_fallbacks``). In an FMO control,
+populations gated on the omitted marker are not reported (the control cannot
+measure them).
 """
 
 from __future__ import annotations
@@ -97,6 +101,10 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
                 for sid, rs in resolution.samples.items()]
         plots = dict(zip(resolution.samples, plot_samples(jobs), strict=True))
     gates = {sid: rs.gates for sid, rs in resolution.samples.items()}
+    fallbacks = [{"sample_id": sid, "panel": panel_name, "population": name, "note": note}
+                 for sid, rs in resolution.samples.items() for name, note in fallback_gates(rs).items()]
+    if provenance is not None and fallbacks:
+        provenance.steps.setdefault("control_fallbacks", []).extend(fallbacks)
     if provenance is not None:
         provenance.steps.setdefault("gating", {})[panel_name] = {
             "protocol": protocol.name, "protocol_source": panel.protocol or panel_name,
@@ -154,11 +162,13 @@ def _records(rs: ResolvedSample, table: pd.DataFrame, protocol: Protocol, panel:
                      "population": population, "parent": parent, "marker": marker, "statistic": statistic,
                      "catalogue_id": catalogue_id or ""})
 
+    fell_back = fallback_gates(rs)
     for row in table.itertuples(index=False):
         spec = specs[row.name]
         if not spec.report or (omitted and _depends_on(rs, row.name, omitted)):
             continue
-        low = "low_events" if row.parent_count < min_events else "ok"
+        ok = CONTROL_FALLBACK if fell_back and _inherits(rs, row.name, fell_back) else "ok"
+        low = "low_events" if row.parent_count < min_events else ok
         catalogue = None if isinstance(spec, DividedGate) else spec.catalogue_id
         add(row.population, row.parent, "pct_parent", row.pct_parent, "frequency", "%", low, catalogue_id=catalogue)
         add(row.population, row.parent, "pct_total", row.pct_total, "frequency", "%", low)
@@ -168,7 +178,7 @@ def _records(rs: ResolvedSample, table: pd.DataFrame, protocol: Protocol, panel:
             name = rs.events.markers.get(rs.events.channel(marker), marker)
             for stat, value in stats.items():
                 add(row.population, row.parent, f"{stat}:{name}", value, "mfi", "a.u.",
-                    "low_events" if row.count < min_events else "ok", marker=name)
+                    "low_events" if row.count < min_events else ok, marker=name)
     by_name = table.set_index("name")
     for parent_name, fit in rs.proliferation.items():
         spec = next(g for g in protocol.gates if isinstance(g, DividedGate) and g.parent == parent_name)
@@ -181,6 +191,48 @@ def _records(rs: ResolvedSample, table: pd.DataFrame, protocol: Protocol, panel:
                 marker=rs.events.markers.get(rs.events.channel(spec.x), spec.x),
                 catalogue_id=spec.catalogue_id if stat == "pct_divided" else None)
     return rows
+
+
+#: Flag of readouts whose control-based threshold had no control and fell back to a data-driven one.
+CONTROL_FALLBACK = "control_fallback"
+
+
+def fallback_gates(rs: ResolvedSample) -> dict[str, str]:
+    """Population name -> note, for the gates whose control-based threshold fell back (no control sample)."""
+    out: dict[str, str] = {}
+
+    def notes(record: object) -> list[str]:
+        if isinstance(record, dict):
+            found = [str(record["note"])] if "fell back" in str(record.get("note", "")) else []
+            return found + [n for v in record.values() for n in notes(v)]
+        return []
+
+    for label, record in rs.gates.items():
+        found = notes(record)
+        if found:
+            for name in label.split(","):
+                if name in rs.ids:
+                    out[name] = "; ".join(dict.fromkeys(found))
+    return out
+
+
+def _inherits(rs: ResolvedSample, name: str, affected: dict[str, str]) -> bool:
+    """True when a population, an operand or an ancestor is in ``affected``."""
+    names = {pid: n for n, pid in rs.ids.items()}
+    todo, seen = [rs.ids[name]], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        if names.get(pid) in affected:
+            return True
+        pop = rs.tree.populations[pid]
+        if isinstance(pop.gate, BooleanGate):
+            todo += [ref for ref, _ in pop.gate.operands]
+        if pop.parent is not None and pop.parent in names:
+            todo.append(pop.parent)
+    return False
 
 
 def _omitted_channel(rs: ResolvedSample) -> str | None:

@@ -101,6 +101,10 @@ class PlateLayout:
         The plate a grid layout's ``Plate`` line names (None = every plate).
     path
         The layout file.
+    unused
+        Wells (``plate``, ``well``; plate None = every plate) left empty (or ``-``) in a grid of well
+        codes and given no sample by another grid: unused wells, which :func:`apply_layout` removes
+        unless the export itself names a sample there.
     """
 
     wells: pd.DataFrame
@@ -109,6 +113,7 @@ class PlateLayout:
     unit: str | None = None
     plate: str | None = None
     path: Path | None = None
+    unused: frozenset[tuple[str | None, str]] = frozenset()
 
 
 def read_layout(path: str | Path) -> PlateLayout:
@@ -131,13 +136,14 @@ def read_layout(path: str | Path) -> PlateLayout:
         text = read_text(path, [])
         sources = [(split_rows(text, sniff_delimiter(text, path)), (lambda i: f"line {i + 1}"))]
     wells: dict[tuple[str | None, str], dict[str, object]] = {}
+    empty: set[tuple[str | None, str]] = set()
     layout = PlateLayout(wells=pd.DataFrame(), path=path)
     for rows, locate in sources:
         header = next((i for i, r in enumerate(rows) if any(str(c or "").strip() for c in r)), None)
         if header is not None and "well" in [str(c or "").strip().lower() for c in rows[header]]:
             _parse_long_rows(rows, header, locate, path, wells)
         else:
-            _parse_layout_rows(rows, locate, path, layout, wells)
+            _parse_layout_rows(rows, locate, path, layout, wells, empty)
     if not wells:
         raise AssayFileError("no plate grid found in the layout", file=path,
                              hint="A layout is a grid ',1,...,12' with rows A-H of well codes "
@@ -152,6 +158,9 @@ def read_layout(path: str | Path) -> PlateLayout:
         frame["plate"] = frame["plate"].fillna(layout.plate)
     order = sorted(frame.index, key=lambda i: (str(frame.at[i, "plate"]), well_sort_key(frame.at[i, "well"])))
     layout.wells = frame.loc[order, ["plate", "well", *_LAYOUT_COLUMNS, "level_number"]].reset_index(drop=True)
+    layout.unused = frozenset(
+        (layout.plate if plate is None else plate, well) for plate, well in empty
+        if not {"sample_type", "sample_id"} & set(wells.get((plate, well), {})))
     return layout
 
 
@@ -181,7 +190,8 @@ def _parse_long_rows(rows: list, header: int, locate, path: Path,
 
 
 def _parse_layout_rows(rows: list, locate, path: Path, layout: PlateLayout,
-                       wells: dict[tuple[str | None, str], dict[str, object]]) -> None:
+                       wells: dict[tuple[str | None, str], dict[str, object]],
+                       empty: set[tuple[str | None, str]]) -> None:
     index = 0
     while index < len(rows):
         cells = trim([("" if c is None else str(c).strip()) for c in rows[index]])
@@ -198,6 +208,8 @@ def _parse_layout_rows(rows: list, locate, path: Path, layout: PlateLayout,
                     "level, concentration or dilution.")
             for well, cell in block.cells.items():
                 _fill(wells, (None, well), GRID_FIELDS[name], cell, path, locate(index))
+                if GRID_FIELDS[name] == "content" and _is_unused(cell):
+                    empty.add((None, well))
             index = block.end
             continue
         key = cells[0].rstrip(":").strip().lower()
@@ -216,6 +228,11 @@ def _parse_layout_rows(rows: list, locate, path: Path, layout: PlateLayout,
             raise AssayFileError(f"unknown layout line {cells[0]!r}", file=path, where=where,
                                  hint="Known lines: Top concentration, Dilution factor, Unit, Plate.")
         index += 1
+
+
+def _is_unused(cell: object) -> bool:
+    """An empty (or ``-``) cell of a grid of well codes: an unused well."""
+    return cell is None or (isinstance(cell, float) and math.isnan(cell)) or str(cell).strip().lower() in _UNUSED
 
 
 def _fill(wells: dict[tuple[str | None, str], dict[str, object]], key: tuple[str | None, str], column: str,
@@ -292,7 +309,7 @@ def apply_layout(export: AssayExport, layout: PlateLayout, *, check_series: bool
         concentration, or a failed :func:`check_standards`.
     """
     where_file = layout.path or export.path
-    table = export.table.copy()
+    table, dropped = _drop_unused(export.table, layout)
     wells = layout.wells
     plates = set(wells["plate"].dropna())
     if plates and wells["plate"].notna().all() and not plates & set(table["plate"]):
@@ -334,12 +351,35 @@ def apply_layout(export: AssayExport, layout: PlateLayout, *, check_series: bool
             hint="Give the standards a 'concentration' grid, or levels (STD1..) with "
             "'Top concentration' and 'Dilution factor' lines.")
     leniencies = [*export.leniencies, f"plate layout {where_file} applied"]
+    if dropped:
+        leniencies.append(f"{dropped} well(s) left empty in the layout {where_file} are unused: not read as samples")
     metadata = {**export.metadata, "layout": str(where_file)}
     if layout.unit:
         metadata["layout_unit"] = layout.unit
     result = replace(export, table=table, metadata=metadata, leniencies=leniencies)
     check_standards(result, require=require_standards, check_series=check_series)
     return result
+
+
+def _drop_unused(table: pd.DataFrame, layout: PlateLayout) -> tuple[pd.DataFrame, int]:
+    """The export's rows without the layout's unused wells (kept where the export names a sample there).
+
+    An empty cell of a layout is an unused well (``docs/assay_readers.md``, "Plate layouts"): a reader
+    reads every well of the plate, but an unused one is not a sample, so it must not become an
+    ``unknown`` sample with a ``<LLOQ`` flag.
+    """
+    if not layout.unused:
+        return table.copy(), 0
+    every = {well for plate, well in layout.unused if plate is None}
+    specific = {(plate, well) for plate, well in layout.unused if plate is not None}
+    keys = list(zip(table["plate"].astype(str), table["well"], strict=True))
+    empty = pd.Series([well in every or (plate, well) in specific for plate, well in keys], index=table.index)
+    for column in ("sample_id", "sample_type"):
+        if column in table:
+            text = table[column].fillna("").astype(str).str.strip()
+            named = text != "" if column == "sample_id" else ~text.isin(["", "unknown"])
+            empty &= ~named
+    return table.loc[~empty].copy(), int(empty.sum())
 
 
 def _lookup(table: pd.DataFrame, wells: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..errors import MsclabError
 from ..experiment.contrasts import Contrast, select
+from ..readouts import readout_flags
 from .censoring import CensoringRule, ValueTable, apply_censoring
 
 #: Effect scale per readout kind.
@@ -46,6 +47,8 @@ SCALES = {
 }
 
 #: obs columns describing the MSC arm, carried into the effects for the modifiers.
+#: Note of a paired effect whose treated or control value carries the ``control_fallback`` flag.
+FALLBACK_NOTE = "control_fallback: a control-based threshold had no control sample and fell back"
 ARM_COLUMNS = ("msc_ratio", "culture", "msc_source", "msc_licensing")
 
 
@@ -113,7 +116,7 @@ def paired_effects(
     treated = obs.index[select(obs, contrast.treatment, contrast=contrast.name) & ok]
     controls = obs.index[select(obs, contrast.control, contrast=contrast.name) & ok]
     backgrounds = (
-        obs.index[select(obs, contrast.background, contrast=contrast.name) & ok]
+        obs.index[select(obs, contrast.background, contrast=contrast.name, controls=True) & ok]
         if contrast.background
         else pd.Index([])
     )
@@ -123,6 +126,7 @@ def paired_effects(
             f"contrast {contrast.name!r}: samples {list(overlap[:5])} are selected both as treated and as control",
             hint="Make the treatment and control selectors exclusive.",
         )
+    fallback = readout_flags(readouts) == "control_fallback"
     var = readouts.var
     kinds = var["kind"].astype(str)
     scales = kinds.map(SCALES)
@@ -159,6 +163,8 @@ def paired_effects(
             "control not above background",
             np.where(~is_prolif & bad_log, "non-positive value: log ratio undefined", ""),
         )
+        fell_back = fallback.loc[sample].to_numpy() | fallback.loc[matched].any(axis=0).to_numpy()
+        note = np.where(fell_back, np.char.add(note.astype(str), np.where(note != "", "; ", "")) + FALLBACK_NOTE, note)
         frame = pd.DataFrame(
             {
                 "contrast": contrast.name,

@@ -111,6 +111,7 @@ def render_report(result: ReportData) -> str:
                                                         "slope", "slope_ci_low", "slope_ci_high", "p_slope", "q_slope"]),
         "failed_table": _table(failed),
         "failures_table": _table(result.failures),
+        "warnings": result.warnings,
         "low_events_table": _table(_low_event_populations(result)),
         "curves_table": _table(result.curves, ["assay", "plate", "analyte", "model", "weighting", "lloq", "uloq",
                                                "accepted", "reason"]),

@@ -262,6 +262,9 @@ def draw_events(
     fluorescence = detected + autofl[:, None] * spectrum[None, :] + noise
 
     scatter = _scatter(cell_type, rng) * panel.scatter_gain
+    # Plasmablasts are larger than resting B cells (slightly higher FSC and SSC).
+    blasts = (cell_type == "b") & (state == "plasmablast")
+    scatter[blasts] *= _BLAST_SCATTER
     time = np.sort(rng.uniform(0, 120.0 / TIMESTEP, n_events))
     events = np.column_stack([scatter, fluorescence, time])
     events[:, :-1] = np.clip(events[:, :-1], -RANGE, RANGE - 1)
@@ -396,6 +399,8 @@ def _true_intensities(cell_type: np.ndarray, state: np.ndarray, generation: np.n
     return true
 
 
+#: Scatter of plasmablasts relative to other lymphocytes (FSC-A, FSC-H, SSC-A, SSC-H).
+_BLAST_SCATTER = np.array([1.15, 1.15, 1.1, 1.1])
 _SCATTER_SHAPE = {  # cell type -> (FSC-A median, sigma, SSC-A median, sigma)
     "lymph": (60000, 0.12, 18000, 0.25),
     "dead": (38000, 0.2, 26000, 0.3),

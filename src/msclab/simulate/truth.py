@@ -137,7 +137,7 @@ def _nk(f: Mapping[str, float], lab: _Labels) -> Rows:
         "CD3-": ("Live lymphocytes", 1 - f["t_of_lymph"], non_t, lab.lymph),
         "NK cells": ("CD3-", _NK_OF_NON_T, nk, non_t),
         "CD56bright": ("NK cells", f["nk_bright"], lab.of("nk", "nk_bright"), nk),
-        "CD56dim": ("NK cells", 1 - f["nk_bright"], lab.of("nk", "nk_dim"), nk),
+        "CD56dim": ("NK cells", 1 - f["nk_bright"] - f["nk_dim_cd16neg"], lab.of("nk", "nk_dim"), nk),
         "CD107a+ NK": ("NK cells", f["nk_cd107a"], nk & lab.flag("cd107a"), nk),
         "IFN-g+ NK": ("NK cells", f["nk_ifng"], nk & lab.flag("ifng"), nk),
     }
