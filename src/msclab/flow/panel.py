@@ -144,7 +144,8 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
     if provenance is not None:
         provenance.steps.setdefault("gating", {})[panel_name] = {
             "protocol": protocol.name, "protocol_source": panel.protocol or panel_name,
-            "transforms": protocol.transforms.model_dump(), "samples": gates, "failures": failures}
+            "transforms": protocol.transforms.model_dump(), "samples": gates, "failures": failures,
+            "skipped": {sid: dict(rs.skipped) for sid, rs in resolution.samples.items() if rs.skipped}}
     return PanelResult(
         panel=panel_name, protocol=protocol,
         records=pd.DataFrame(records, columns=["sample_id", "readout", "value", "kind", "unit", "flag", "panel",
