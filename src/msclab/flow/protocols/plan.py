@@ -10,10 +10,14 @@ asking "does the panel have this marker?": the experiment's panel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
 from typing import Literal
 
+from ...errors import MsclabError
 from .sample import normalise_marker
 from .schema import BooleanSpec, GateSpec, Protocol, QuadrantGate, gate_markers
 
@@ -103,3 +107,63 @@ def panel_lookup(markers: Mapping[str, str] | Iterable[str]) -> Callable[[str], 
                 return True
         return False
     return available
+
+
+def experiment_gate_plans(manifest: str | PathLike[str]) -> tuple[dict[str, list[PlannedGate]], list[MsclabError]]:
+    """Return every protocol panel's gate plan, and an error per core gate whose markers the panel lacks.
+
+    Panels gated by a GatingML or FlowJo file have no plan. The errors name
+    the ``experiment.yaml`` line of the panel.
+
+    Parameters
+    ----------
+    manifest
+        ``experiment.yaml``.
+    """
+    from ...experiment.validate import load_manifest
+    from ..fixed import is_strategy_file
+    from .loader import load_protocol
+
+    path = Path(manifest)
+    spec, _ = load_manifest(path)
+    if spec is None:
+        return {}, []
+    plans: dict[str, list[PlannedGate]] = {}
+    problems: list[MsclabError] = []
+    for name, panel in spec.panels.items():
+        if panel.protocol and is_strategy_file(panel.protocol):
+            continue
+        try:
+            protocol = load_protocol(panel.protocol or name, base=path.parent)
+        except MsclabError as exc:
+            problems.append(exc)
+            continue
+        plans[name] = gate_plan(protocol, panel_lookup(panel.markers))
+        for gate in plans[name]:
+            if gate.status == "missing":
+                problems.append(MsclabError(
+                    f"panel {name!r} cannot run protocol {protocol.name!r}: gate {gate.gate!r} is a {gate.reason}",
+                    file=path, where=_panel_line(path, name),
+                    hint="Add the marker to the panel's markers (detector: marker), or use a protocol that does "
+                         "not need it (docs/protocols.md lists each protocol's core markers)."))
+    return plans, problems
+
+
+def _panel_line(manifest: Path, panel: str) -> str:
+    """``line N`` of a panel's ``markers:`` entry (else its name) in ``experiment.yaml``."""
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return f"panels.{panel}"
+    start = next((i for i, line in enumerate(lines) if re.match(rf"\s+['\"]?{re.escape(panel)}['\"]?\s*:", line)), None)
+    if start is None:
+        return f"panels.{panel}"
+    found = next((i for i in range(start + 1, len(lines)) if re.match(r"\s+markers\s*:", lines[i])), start)
+    return f"line {found + 1} (panels.{panel}.markers)"
+
+
+def format_plan(plan: list[PlannedGate]) -> list[str]:
+    """One line per gate: ``run``/``skip``/``MISSING``, the gate and why."""
+    word = {"run": "run ", "skip": "skip", "missing": "MISSING"}
+    return [f"{word[g.status]}  {g.gate}" + (f"  ({g.reason})" if g.reason else "") + ("" if g.core else "  [optional]")
+            for g in plan]
