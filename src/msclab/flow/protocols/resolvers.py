@@ -209,7 +209,7 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
     median = np.median(z, axis=0)
     lowest = 1 if direction is None else 2
     with threadpool_limits(1):  # BLAS threads slow these small problems down many-fold
-        candidates = [g for k in range(lowest, max(lowest, components) + 1) for g in _fit(z, k, direction)]
+        candidates = [g for k in range(lowest, max(lowest, components) + 2) for g in _fit(z, k, direction)]
         gmm = min(candidates, key=lambda g: g.bic(z))
         try:
             chosen = _target(gmm, len(z), direction, median, min_weight, max_fraction)
