@@ -202,7 +202,8 @@ def gate_qc(gates: Mapping[str, Mapping[str, Mapping[str, Any]]], panel: str,
                 rows.append((sid, panel, label, *found))
         for label, reason in (skipped or {}).get(sid, {}).items():
             rows.append((sid, panel, label, "", np.nan, "skipped", reason))
-    return pd.DataFrame(rows, columns=list(GATE_QC_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(GATE_QC_COLUMNS))
+    return table.astype({"confidence": float})
 
 
 def gate_qc_from_provenance(gating: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
