@@ -157,15 +157,13 @@ def _posterior(gmm: GaussianMixture, chosen: list[int], points: np.ndarray) -> n
 def _polygon(gmm: GaussianMixture, chosen: list[int], origin: np.ndarray, reach: float) -> np.ndarray:
     """Trace the boundary of the target's region along rays from ``origin`` (standardised units)."""
     angles = np.linspace(0.0, 2 * np.pi, _RAYS, endpoint=False)
+    unit = np.column_stack([np.cos(angles), np.sin(angles)])
     radii = np.linspace(0.0, reach, 600)[1:]
-    vertices = []
-    for angle in angles:
-        ray = origin + radii[:, None] * np.array([np.cos(angle), np.sin(angle)])
-        inside = _inside(gmm, chosen, ray)
-        stop = int(np.argmin(inside)) if not inside.all() else len(radii)
-        r = radii[stop - 1] if stop > 0 else radii[0]
-        vertices.append(origin + r * np.array([np.cos(angle), np.sin(angle)]))
-    return np.array(vertices)
+    grid = origin + radii[None, :, None] * unit[:, None, :]
+    inside = _inside(gmm, chosen, grid.reshape(-1, 2)).reshape(len(angles), len(radii))
+    stop = np.where(inside.all(axis=1), len(radii), np.argmin(inside, axis=1))
+    r = radii[np.maximum(stop - 1, 0)]
+    return origin + r[:, None] * unit
 
 
 def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str | dict[str, str],
@@ -173,8 +171,8 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
     """Find a 2-D population with a Gaussian mixture and return the polygon of the events it owns.
 
     The number of components is chosen by BIC (Schwarz 1978; as flowClust,
-    Lo et al., Cytometry A 2008;73:321) between 2 and ``components``
-    (1 allowed for ``largest``); for a directional ``select`` one start is
+    Lo et al., Cytometry A 2008;73:321) between 2 and ``components`` + 1
+    (1 and ``components`` for ``largest``); for a directional ``select`` one start is
     seeded at the rule's corner (the mean of the 0.5% most extreme events
     that way), so a population of a few dozen events gets a component. The
     target is the component furthest in the rule's direction among those on
@@ -209,7 +207,8 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
     median = np.median(z, axis=0)
     lowest = 1 if direction is None else 2
     with threadpool_limits(1):  # BLAS threads slow these small problems down many-fold
-        candidates = [g for k in range(lowest, max(lowest, components) + 2) for g in _fit(z, k, direction)]
+        highest = max(lowest, components) + (0 if direction is None else 1)
+        candidates = [g for k in range(lowest, highest + 1) for g in _fit(z, k, direction)]
         gmm = min(candidates, key=lambda g: g.bic(z))
         try:
             chosen = _target(gmm, len(z), direction, median, min_weight, max_fraction)
