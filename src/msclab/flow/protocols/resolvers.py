@@ -269,7 +269,8 @@ def cluster_confidence(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, d
     sizes_arr = np.asarray(sizes)
     stability = max(0.0, 1.0 - float(np.ptp(sizes_arr) / sizes_arr.mean())) if sizes_arr.mean() > 0 else 0.0
     confidence = min(separation, stability)
-    reason = (f"separation {separation:.2f} (expected misassigned events per event), bootstrap size "
+    reason = (f"keeps {100 * owned.mean():.1f}% of the parent ({100 * (1 - owned.mean()):.1f}% excluded); "
+              f"separation {separation:.2f} (1 - expected misassigned events per event), bootstrap size "
               f"stability {stability:.2f} over {_BOOTSTRAP} refits")
     return {"confidence": round(confidence, 4), "separation": round(separation, 4),
             "stability": round(stability, 4), "reason": reason}
