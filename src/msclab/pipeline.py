@@ -423,6 +423,9 @@ def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
     _csv(result.curves, paths["curves"])
     _csv(result.failures, paths["failures"])
     _csv(result.flow_qc, out / "flow_qc.csv")
+    from .flow.qc import gate_qc_from_provenance
+
+    _csv(gate_qc_from_provenance(result.provenance.steps.get("gating", {})), out / "gate_qc.csv")
     _csv(result.trends, paths["trends"])
     write_report(result, paths["report"])
     result.provenance.steps["outputs"] = {k: str(p) for k, p in paths.items()}

@@ -23,8 +23,8 @@ import pandas as pd
 from ..errors import MsclabError
 from ..experiment import Experiment, read_experiment
 from ..experiment.model import Assay, ExperimentSpec, Panel
-from ..flow.fixed import is_strategy_file
 from ..flow.protocols import load_protocol
+from ..flow.protocols.loader import is_strategy_file
 from ..pipeline import OUTPUTS, Settings
 from .assemble import Unit
 from .cache import has_result

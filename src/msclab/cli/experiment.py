@@ -43,13 +43,22 @@ def validate(
     Checks the manifest, the samplesheet, that every file exists and carries the
     detectors of its panel, that wells are on the plate, that sample ids are unique,
     that every control a panel relies on is there for every donor, and that each
-    contrast selects samples. Lists **every** problem (file, line or field, what to
+    contrast selects samples. Prints each panel's gate plan (gates that will run, and
+    optional gates skipped because the panel lacks their markers); a missing core
+    marker is a problem naming the experiment.yaml line. Lists **every** problem (file, line or field, what to
     do) and exits with code 2 if there is any; exit 0 when all is well.
     """
     from ..experiment import validate_experiment
+    from ..flow.protocols.plan import experiment_gate_plans, format_plan
 
     experiment = find_experiment(experiment)
     problems = validate_experiment(experiment, allow=allow)
+    plans, plan_problems = experiment_gate_plans(experiment) if experiment.is_file() else ({}, [])
+    problems += [p for p in plan_problems if str(p) not in {str(q) for q in problems}]
+    for panel, plan in plans.items():
+        console.print(f"panel {panel!r}: gate plan", highlight=False, markup=False)
+        for line in format_plan(plan):
+            console.print(f"  {line}", highlight=False, markup=False)
     if problems:
         console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
         for problem in problems:

@@ -19,13 +19,6 @@ from .populations import POPULATION_COLUMNS
 from .qc import MIN_EVENTS
 from .result import PanelResult
 
-STRATEGY_SUFFIXES = {".xml", ".wsp"}
-
-
-def is_strategy_file(protocol: str | None) -> bool:
-    """Whether a panel's ``protocol`` names a GatingML or FlowJo file rather than an msclab protocol."""
-    return protocol is not None and Path(protocol).suffix.lower() in STRATEGY_SUFFIXES
-
 
 def quantify_fixed_panel(experiment, panel_name: str, *, provenance=None, min_events: int = MIN_EVENTS):
     """Gate every file of a panel with the panel's GatingML/FlowJo file.

@@ -36,11 +36,11 @@ import pandas as pd
 from ..errors import MsclabError
 from ..io import open_fcs
 from .gating.gates import BooleanGate
-from .fixed import is_strategy_file, quantify_fixed_panel
+from .fixed import quantify_fixed_panel
 from .result import PanelResult
 from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
-from .protocols.loader import load_protocol
+from .protocols.loader import is_strategy_file, load_protocol
 from .protocols.resolve import ResolvedSample, resolve_protocol
 from .protocols.sample import SampleEvents, normalise_marker, safe_id
 from .protocols.schema import DividedGate, Protocol, QuadrantGate
@@ -108,7 +108,8 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
     if provenance is not None:
         provenance.steps.setdefault("gating", {})[panel_name] = {
             "protocol": protocol.name, "protocol_source": panel.protocol or panel_name,
-            "transforms": protocol.transforms.model_dump(), "samples": gates, "failures": failures}
+            "transforms": protocol.transforms.model_dump(), "samples": gates, "failures": failures,
+            "skipped": {sid: dict(rs.skipped) for sid, rs in resolution.samples.items() if rs.skipped}}
     return PanelResult(
         panel=panel_name, protocol=protocol,
         records=pd.DataFrame(records, columns=["sample_id", "readout", "value", "kind", "unit", "flag", "panel",

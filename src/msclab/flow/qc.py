@@ -22,8 +22,12 @@ Checks (one row each, with the value, the limit and whether it passed):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .protocols.sample import SampleEvents
 
@@ -94,3 +98,116 @@ def population_qc(populations: pd.DataFrame, min_events: int = MIN_EVENTS) -> pd
         "limit": float(min_events),
         "passed": populations["count"] >= min_events,
     }, columns=list(QC_COLUMNS))
+
+
+#: Columns of ``gate_qc.csv`` (design contract).
+GATE_QC_COLUMNS = ("sample_id", "panel", "gate", "method", "confidence", "flag", "reason")
+
+
+def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | None:
+    """Return ``(method, confidence, flag, reason)`` of one resolved gate, or None for a fixed gate.
+
+    - ``cluster``: the smaller of the mixture's separation and its
+      bootstrap stability (:func:`~msclab.flow.protocols.resolvers.cluster_confidence`);
+      ``fallback`` when the mixture was replaced by density-valley thresholds.
+    - ``threshold`` / ``quadrant``: a valley's depth below the lower peak
+      (:func:`~msclab.flow.protocols.resolvers.valley_confidence`); a control
+      threshold's confidence grows with its control events (a 99.5th
+      percentile of fewer than :data:`MIN_CONTROL_EVENTS` rests on fewer than
+      ~10 events beyond it; Roederer, Cytometry 2001;45:194); ``beyond_peak``
+      0.7 (no second population seen); ``fallback`` when a control was missing.
+    - ``singlets``: the share of events on the singlet ridge's core.
+    - ``divided``: 1 - the overlap of adjacent dye generations at the cut
+      (generation width against one halving).
+
+    Below :data:`LOW_CONFIDENCE` the flag is ``low_confidence``.
+    """
+    from .protocols.resolvers import LOW_CONFIDENCE
+
+    method = str(record.get("method", ""))
+    resolved = record.get("resolved", {}) or {}
+    if method == "cluster":
+        confidence, reason = float(resolved["confidence"]), str(resolved["reason"])
+        flag = "fallback" if resolved.get("fallback") else ""
+    elif method == "threshold":
+        confidence, reason, flag = _threshold_confidence(resolved)
+    elif method == "quadrant":
+        parts = [_threshold_confidence(resolved[axis]) for axis in ("x", "y")]
+        confidence = min(p[0] for p in parts)
+        reason = "; ".join(f"{axis}: {p[1]}" for axis, p in zip("xy", parts))
+        flag = next((p[2] for p in parts if p[2]), "")
+    elif method == "singlets":
+        confidence = float(resolved.get("core_fraction", 1.0))
+        reason = f"{100 * confidence:.0f}% of events on the singlet ridge core"
+        flag = ""
+    elif method == "divided":
+        sd = float(resolved.get("sd", 0.0))
+        confidence = 1.0 - 2.0 * float(stats.norm.cdf(-0.5 / sd)) if sd > 0 else 1.0
+        reason = f"dye generation width {sd:.2f} log2 units (one division halves the dye)"
+        flag = ""
+    else:
+        return None
+    if not flag and confidence < LOW_CONFIDENCE:
+        flag = "low_confidence"
+    return method, round(confidence, 4), flag, reason
+
+
+#: A control threshold from fewer events than this has less than full confidence.
+MIN_CONTROL_EVENTS = 2000
+
+
+def _threshold_confidence(resolved: Mapping[str, Any]) -> tuple[float, str, str]:
+    from .protocols.resolvers import valley_confidence
+
+    method = resolved.get("method")
+    flag = "fallback" if resolved.get("note") else ""
+    if method == "valley":
+        found = valley_confidence(resolved)
+        reason = found["reason"]
+        confidence = found["confidence"]
+    elif method == "control":
+        n = int(resolved.get("n_control_events", 0))
+        confidence = min(1.0, n / MIN_CONTROL_EVENTS)
+        reason = f"{n} control events ({resolved.get('control_type', 'control')})"
+    elif method == "beyond_peak":
+        confidence, reason = 0.7, "no second population: cut beyond the negative peak"
+    elif method == "percentile":
+        confidence, reason = 0.7, "percentile of the sample itself"
+    else:
+        confidence, reason = 1.0, "fixed"
+    if resolved.get("note"):
+        reason = f"{resolved['note']}; {reason}"
+    return float(confidence), reason, flag
+
+
+def gate_qc(gates: Mapping[str, Mapping[str, Mapping[str, Any]]], panel: str,
+            skipped: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+    """Return one row per data-driven (and skipped) gate of every sample (:data:`GATE_QC_COLUMNS`).
+
+    Parameters
+    ----------
+    gates
+        Sample id -> gate label -> resolved record (``PanelResult.gates``).
+    panel
+        The panel name.
+    skipped
+        Sample id -> gate label -> why it was skipped; these rows get the
+        ``skipped`` flag and no confidence.
+    """
+    rows = []
+    for sid, records in gates.items():
+        for label, record in records.items():
+            found = gate_confidence(record)
+            if found is not None:
+                rows.append((sid, panel, label, *found))
+        for label, reason in (skipped or {}).get(sid, {}).items():
+            rows.append((sid, panel, label, "", np.nan, "skipped", reason))
+    table = pd.DataFrame(rows, columns=list(GATE_QC_COLUMNS))
+    return table.astype({"confidence": float})
+
+
+def gate_qc_from_provenance(gating: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Return :func:`gate_qc` of every panel recorded in provenance (``steps['gating']``)."""
+    frames = [gate_qc(step.get("samples", {}), panel, step.get("skipped")) for panel, step in gating.items()]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(GATE_QC_COLUMNS))

@@ -8,7 +8,7 @@ import pytest
 from msclab.errors import MsclabError
 from msclab.flow.proliferation import fit_generations, generation0
 from msclab.flow.protocols.resolvers import (
-    beyond_peak, cluster_ellipse, density_valley, percentile_threshold, singlet_band,
+    beyond_peak, cluster_gate, density_valley, percentile_threshold, singlet_band,
 )
 
 RNG = np.random.default_rng(3)
@@ -38,14 +38,84 @@ def test_beyond_peak_and_percentile():
         percentile_threshold(negatives[:5], 99.5)
 
 
-def test_cluster_selects_by_direction_and_merges_split_components():
+def _inside(fit, points):
+    from matplotlib.path import Path
+
+    assert fit["shape"] == "polygon", fit.get("fallback")
+    return Path(fit["vertices"]).contains_points(points)
+
+
+def test_cluster_selects_by_direction_and_owns_the_whole_population():
     main = RNG.multivariate_normal([0.2, 0.6], np.diag([0.003, 0.002]), 8000)
     corner = RNG.multivariate_normal([0.7, 0.2], np.diag([0.001, 0.002]), 600)
     points = np.vstack([main, corner])
-    fit = cluster_ellipse(points[:, 0], points[:, 1], components=4, select={"x": "high", "y": "low"},
-                          coverage=0.99, min_weight=0.005)
-    assert fit["mean"] == pytest.approx([0.7, 0.2], abs=0.03)
-    assert fit["weight"] == pytest.approx(600 / 8600, abs=0.01)
+    fit = cluster_gate(points[:, 0], points[:, 1], components=4, select={"x": "high", "y": "low"}, min_weight=0.005)
+    inside = _inside(fit, points)
+    assert inside[8000:].mean() > 0.995 and inside[:8000].mean() < 0.001
+    assert fit["confidence"] > 0.95
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_perfectly_separated_population_is_reported_whole(seed):
+    """A separated population is reported at its size, within binomial noise (no coverage cut)."""
+    rng = np.random.default_rng(seed)
+    n_rest, n_target = 5000, 250
+    points = np.vstack([rng.multivariate_normal([0.3, 0.35], np.diag([0.0025, 0.002]), n_rest),
+                        rng.multivariate_normal([0.8, 0.75], np.diag([0.0008, 0.0008]), n_target)])
+    fit = cluster_gate(points[:, 0], points[:, 1], components=4, select={"x": "high", "y": "high"},
+                       min_weight=0.003)
+    inside = _inside(fit, points)
+    p = n_target / (n_rest + n_target)
+    noise = np.sqrt(p * (1 - p) / (n_rest + n_target))
+    assert abs(inside.mean() - p) < 3 * noise
+    assert inside[n_rest:].all()
+
+
+def test_small_population_of_twenty_events_is_found():
+    rng = np.random.default_rng(5)
+    points = np.vstack([rng.multivariate_normal([0.3, 0.4], np.diag([0.003, 0.003]), 2800),
+                        rng.multivariate_normal([0.65, 0.45], np.diag([0.003, 0.003]), 900),
+                        rng.multivariate_normal([0.78, 0.82], np.diag([0.0008, 0.0008]), 20)])
+    fit = cluster_gate(points[:, 0], points[:, 1], components=4, select={"x": "high", "y": "high"},
+                       min_weight=0.003)
+    inside = _inside(fit, points)
+    assert inside[-20:].sum() >= 19 and inside[:-20].sum() <= 2
+
+
+def test_minor_population_on_a_majority_shoulder_is_not_swallowed():
+    """A 6% CD24hi CD38hi cluster next to the naive majority is not merged into it."""
+    rng = np.random.default_rng(7)
+    points = np.vstack([rng.multivariate_normal([0.45, 0.45], np.diag([0.004, 0.004]), 3000),
+                        rng.multivariate_normal([0.25, 0.3], np.diag([0.003, 0.003]), 600),
+                        rng.multivariate_normal([0.68, 0.68], np.diag([0.0015, 0.0015]), 230)])
+    fit = cluster_gate(points[:, 0], points[:, 1], components=3, select={"x": "high", "y": "high"},
+                       min_weight=0.003)
+    truth = 230 / len(points)
+    assert fit["shape"] == "polygon"
+    assert abs(_inside(fit, points).mean() - truth) < max(0.01, 0.15 * truth)
+
+
+def test_treg_cluster_among_activated_conventional_cells():
+    rng = np.random.default_rng(11)
+    points = np.vstack([rng.multivariate_normal([0.2, 0.7], np.diag([0.003, 0.002]), 3000),
+                        rng.multivariate_normal([0.45, 0.5], np.diag([0.005, 0.005]), 1500),
+                        rng.multivariate_normal([0.7, 0.25], np.diag([0.002, 0.002]), 200)])
+    fit = cluster_gate(points[:, 0], points[:, 1], components=4, select={"x": "high", "y": "low"},
+                       min_weight=0.003)
+    inside = _inside(fit, points)
+    assert inside[-200:].mean() > 0.9 and inside[:-200].mean() < 0.01
+
+
+def test_untrustworthy_mixture_falls_back_to_thresholds_with_a_reason():
+    """One blob and nothing on the rule's side: thresholds, flagged, the reason recorded."""
+    rng = np.random.default_rng(2)
+    points = rng.multivariate_normal([0.5, 0.5], np.diag([0.004, 0.004]), 3000)
+    fit = cluster_gate(points[:, 0], points[:, 1], components=3, select={"x": "high", "y": "high"},
+                       min_weight=0.003, max_fraction=0.1)
+    if fit["shape"] == "rectangle":
+        assert fit["fallback"] and fit["flag"] == "fallback"
+    else:
+        assert fit["fraction"] <= 0.1
 
 
 def test_singlet_band_excludes_doublets():

@@ -26,6 +26,15 @@ def is_protocol_file(path: str | PathLike[str]) -> bool:
     return Path(path).suffix.lower() in {".yaml", ".yml"}
 
 
+#: Suffixes of the gating-strategy files a panel may name instead of a protocol (GatingML 2.0, FlowJo workspace).
+STRATEGY_SUFFIXES = frozenset({".xml", ".wsp"})
+
+
+def is_strategy_file(protocol: str | None) -> bool:
+    """Whether a panel's ``protocol`` names a GatingML or FlowJo file rather than an msclab protocol."""
+    return protocol is not None and Path(protocol).suffix.lower() in STRATEGY_SUFFIXES
+
+
 def load_protocol(name_or_path: str | PathLike[str], *, base: Path | None = None) -> Protocol:
     """Load a protocol by built-in name (``treg``) or YAML path.
 

@@ -24,10 +24,11 @@ import numpy as np
 from ...errors import MsclabError
 from .. import proliferation as prolif
 from ..gating.engine import Events, gate_events
-from ..gating.gates import BooleanGate, EllipsoidGate, Gate, PolygonGate, RectangleGate
+from ..gating.gates import BooleanGate, Gate, PolygonGate, RectangleGate
 from ..gating.tree import GateTree, Population
 from . import resolvers
 from .matching import match_controls
+from .plan import PlannedGate, gate_plan
 from .sample import SampleEvents, normalise_marker, safe_id
 from .schema import (
     ROOT, BooleanSpec, ClusterGate, DividedGate, GateSpec, PolygonSpec, Protocol, QuadrantGate, RectangleSpec,
@@ -54,6 +55,9 @@ class ResolvedSample:
         Parent population name -> dye-dilution fit (``divided`` gates).
     ids
         Population name -> its XML-safe id in ``tree``.
+    skipped
+        Gate label -> why it was skipped (optional gate whose markers the
+        panel lacks, or a gate below one).
     """
 
     events: SampleEvents
@@ -62,6 +66,7 @@ class ResolvedSample:
     gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     proliferation: dict[str, prolif.ProliferationFit] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def mask(self, name: str) -> np.ndarray:
         """Membership of a population name, or all events for ``root``."""
@@ -109,6 +114,14 @@ def resolve_protocol(protocol: Protocol, samples: Mapping[str, SampleEvents], *,
                       failures=dict(run.failures))
 
 
+def _has(events: SampleEvents, marker: str) -> bool:
+    try:
+        events.channel(marker)
+    except MsclabError:
+        return False
+    return True
+
+
 def _label(spec: GateSpec) -> str:
     return ",".join(spec.names) if isinstance(spec, QuadrantGate) else spec.name
 
@@ -137,10 +150,24 @@ class _Run:
             sid: ResolvedSample(events=ev, tree=GateTree(source=f"protocol {protocol.name}, sample {sid}"))
             for sid, ev in samples.items()
         }
+        self.plans: dict[str, dict[str, PlannedGate]] = {
+            sid: {p.gate: p for p in gate_plan(protocol, lambda m, ev=ev: _has(ev, m))} for sid, ev in samples.items()
+        }
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def alive(self) -> list[str]:
         return [sid for sid in self.resolved if sid not in self.failures]
+
+    def runs(self, spec: GateSpec) -> list[str]:
+        """Alive samples that run ``spec``; the others record why it is skipped."""
+        out = []
+        for sid in self.alive():
+            planned = self.plans[sid][_label(spec)]
+            if planned.status == "skip":
+                self.resolved[sid].skipped[planned.gate] = planned.reason
+            else:
+                out.append(sid)
+        return out
 
     def fail(self, sid: str, spec: GateSpec, exc: Exception) -> None:
         message = exc.message if isinstance(exc, MsclabError) else str(exc)
@@ -148,9 +175,9 @@ class _Run:
 
     def groups(self, spec: GateSpec) -> list[list[str]]:
         if spec.group_by == "sample":
-            return [[sid] for sid in self.alive()]
+            return [[sid] for sid in self.runs(spec)]
         out: dict[str, list[str]] = {}
-        for sid in self.alive():
+        for sid in self.runs(spec):
             key = str(self.resolved[sid].events.info.get(spec.group_by, "") or sid)
             out.setdefault(key, []).append(sid)
         return list(out.values())
@@ -219,14 +246,16 @@ class _Run:
 
     def _cluster(self, spec: ClusterGate, members: list[str]) -> None:
         x, y = self.pooled(members, spec.parent, [spec.x, spec.y])
-        fit = resolvers.cluster_ellipse(x, y, components=spec.components, select=spec.select,
-                                        coverage=spec.coverage, min_weight=spec.min_weight)
+        fit = resolvers.cluster_gate(x, y, components=spec.components, select=spec.select,
+                                     min_weight=spec.min_weight, max_fraction=spec.fraction_limit)
 
         def apply(sid: str) -> None:
             ev = self.resolved[sid].events
             dims = (ev.dimension(ev.channel(spec.x)), ev.dimension(ev.channel(spec.y)))
-            gate = EllipsoidGate(dims, mean=tuple(fit["mean"]), covariance=tuple(map(tuple, fit["covariance"])),
-                                 distance_square=fit["distance_square"])
+            if fit["shape"] == "polygon":
+                gate: Gate = PolygonGate(dims, vertices=tuple(map(tuple, fit["vertices"])))
+            else:
+                gate = RectangleGate(dims, tuple(map(tuple, fit["bounds"])))
             self.add(sid, spec.name, spec.parent, gate,
                      {**self.base_record(spec, sid, [spec.x, spec.y], members), "resolved": fit})
         self._each(spec, members, apply)

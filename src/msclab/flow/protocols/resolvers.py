@@ -4,10 +4,11 @@ Each resolver takes the parent population's values (already compensated and
 transformed) and returns the coordinates of a concrete gate plus a record of
 what it found, for provenance. They know nothing about samples or trees.
 
-- :func:`cluster_ellipse`: a Gaussian mixture (scikit-learn) on two
-  dimensions; the chosen component's ellipse at a chi-square coverage, as
-  openCyto's ``flowClust``/``mindensity``-style automated gates do (Finak et
-  al., PLoS Comput Biol 2014;10:e1003806).
+- :func:`cluster_gate`: a Gaussian mixture (scikit-learn) on two
+  dimensions, components chosen by BIC, one start seeded at the rule's
+  corner; the polygon of the events the target components own (as
+  openCyto's ``flowClust``-style automated gates, Finak et al., PLoS Comput
+  Biol 2014;10:e1003806), with a density-valley fallback and a confidence.
 - :func:`singlet_band`: a band around the robust line of height against area.
 - :func:`density_valley`: the lowest density between the two most prominent
   peaks (openCyto ``mindensity``).
@@ -31,6 +32,16 @@ from ...errors import MsclabError
 #: At most this many events are used to fit a mixture (a random subsample, fixed seed).
 MAX_FIT_EVENTS = 8000
 _SEED = 0
+#: The target region stops where its own components' densities fall below this coverage
+#: (chi-square, 2 d.o.f.), so a perfectly separated population is kept whole (99.99%).
+_TAIL = 0.9999
+#: Smallest number of (fitted) events a selectable component must carry.
+_MIN_COMPONENT_EVENTS = 10
+#: Rays of the polygon drawn around the assigned region.
+_RAYS = 96
+#: Below this confidence a data-driven gate is flagged ``low_confidence``.
+LOW_CONFIDENCE = 0.8
+_BOOTSTRAP = 4
 
 
 def _subsample(points: np.ndarray, limit: int = MAX_FIT_EVENTS) -> np.ndarray:
@@ -45,84 +56,263 @@ def _finite(*arrays: np.ndarray) -> np.ndarray:
     return points[np.all(np.isfinite(points), axis=1)]
 
 
-def cluster_ellipse(x: np.ndarray, y: np.ndarray, *, components: int, select: str | dict[str, str],
-                    coverage: float, min_weight: float) -> dict[str, Any]:
-    """Fit a Gaussian mixture and return one component's ellipse.
+def _direction(select: str | dict[str, str]) -> np.ndarray | None:
+    if select == "largest":
+        return None
+    return np.array([0.0 if key not in select else (1.0 if select[key] == "high" else -1.0) for key in ("x", "y")])
 
-    Parameters
-    ----------
-    x, y
-        Parent events on the gating scale.
-    components
-        Mixture components.
-    select
-        ``"largest"``, or ``{"x": "high"|"low", "y": ...}``: the component
-        whose mean is furthest in those directions (means standardised by the
-        data's SD), among components of at least ``min_weight``.
-    coverage
-        Fraction of the chosen Gaussian the ellipse covers
-        (``distance_square`` = chi-square quantile, 2 d.o.f.).
-    min_weight
-        Smallest mixture weight a selectable component may have.
+
+def _fit(z: np.ndarray, k: int, direction: np.ndarray | None) -> list[GaussianMixture]:
+    """Fit ``k``-component mixtures: k-means++ starts, and one seeded at the rule's corner."""
+    fits = [GaussianMixture(n_components=k, covariance_type="full", random_state=_SEED, init_params="k-means++",
+                            reg_covar=1e-5).fit(z)]
+    if direction is not None and k >= 2:
+        from sklearn.cluster import KMeans
+
+        score = z @ direction
+        top = z[score >= np.quantile(score, 0.995)]
+        rest = KMeans(n_clusters=k - 1, n_init=1, random_state=_SEED).fit(z).cluster_centers_
+        fits.append(GaussianMixture(n_components=k, covariance_type="full", random_state=_SEED, reg_covar=1e-5,
+                                    means_init=np.vstack([rest, top.mean(axis=0)])).fit(z))
+    return fits
+
+
+def _pdf(gmm: GaussianMixture, points: np.ndarray) -> np.ndarray:
+    """Weighted density of every component at ``points`` (points x components)."""
+    out = np.empty((len(points), len(gmm.weights_)))
+    for j, (w, mu, cov) in enumerate(zip(gmm.weights_, gmm.means_, gmm.covariances_)):
+        out[:, j] = w * stats.multivariate_normal(mu, cov, allow_singular=True).pdf(points)
+    return out
+
+
+def _one_mode(gmm: GaussianMixture, a: int, b: int) -> bool:
+    """True when components ``a`` and ``b`` form one mode: no dip in their density between the means.
+
+    The density of the two weighted components is evaluated along the segment
+    joining their means (the straight-line version of the ridgeline criterion,
+    Ray and Lindsay, Ann Stat 2005;33:2042; Hennig, Adv Data Anal Classif
+    2010;4:3, "merging Gaussian mixture components"); they are one mode when
+    it never drops below 90% of its lower end.
+    """
+    t = np.linspace(0.0, 1.0, 41)[:, None]
+    line = gmm.means_[a] + t * (gmm.means_[b] - gmm.means_[a])
+    density = _pdf(gmm, line)[:, [a, b]].sum(axis=1)
+    return bool(density.min() >= 0.9 * min(density[0], density[-1]))
+
+
+def _side_ok(mean: np.ndarray, centre: np.ndarray, direction: np.ndarray) -> bool:
+    """True when a (standardised) mean lies on the rule's side of the parent's median on every named axis."""
+    return bool(np.all((mean - centre) * direction >= 0))
+
+
+class _Untrusted(Exception):
+    """The mixture cannot be trusted for this gate; the message says why."""
+
+
+def _target(gmm: GaussianMixture, n_fit: int, direction: np.ndarray | None, centre: np.ndarray,
+            min_weight: float, max_fraction: float) -> list[int]:
+    """Return the components that make the target population (the picked one and those of its mode)."""
+    weights = gmm.weights_
+    eligible = [j for j in range(len(weights))
+                if weights[j] >= min_weight and weights[j] * n_fit >= _MIN_COMPONENT_EVENTS
+                and (direction is None or _side_ok(gmm.means_[j], centre, direction))]
+    if not eligible:
+        raise _Untrusted("no mixture component lies on the rule's side of the parent population")
+    if direction is None:
+        best = max(eligible, key=lambda j: weights[j])
+    else:
+        best = max(eligible, key=lambda j: float((gmm.means_[j] - centre) @ direction))
+    chosen = [best]
+    for j in sorted(range(len(weights)), key=lambda j: -weights[j]):
+        if j in chosen or (direction is not None and not _side_ok(gmm.means_[j], centre, direction)):
+            continue
+        if weights[chosen].sum() + weights[j] > max_fraction:
+            continue
+        if any(_one_mode(gmm, i, j) for i in chosen):
+            chosen.append(j)
+    return chosen
+
+
+def _inside(gmm: GaussianMixture, chosen: list[int], points: np.ndarray) -> np.ndarray:
+    """Events the target owns: posterior of its components >= 0.5, within their 99.99% ellipses."""
+    dens = _pdf(gmm, points)
+    total = dens.sum(axis=1)
+    own = dens[:, chosen].sum(axis=1)
+    posterior = np.divide(own, total, out=np.zeros_like(own), where=total > 0)
+    limit = stats.chi2.ppf(_TAIL, df=2)
+    near = np.zeros(len(points), dtype=bool)
+    for j in chosen:
+        diff = points - gmm.means_[j]
+        d2 = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(gmm.covariances_[j]), diff)
+        near |= d2 <= limit
+    return (posterior >= 0.5) & near
+
+
+def _posterior(gmm: GaussianMixture, chosen: list[int], points: np.ndarray) -> np.ndarray:
+    dens = _pdf(gmm, points)
+    total = dens.sum(axis=1)
+    return np.divide(dens[:, chosen].sum(axis=1), total, out=np.zeros(len(points)), where=total > 0)
+
+
+def _polygon(gmm: GaussianMixture, chosen: list[int], origin: np.ndarray, reach: float) -> np.ndarray:
+    """Trace the boundary of the target's region along rays from ``origin`` (standardised units)."""
+    angles = np.linspace(0.0, 2 * np.pi, _RAYS, endpoint=False)
+    unit = np.column_stack([np.cos(angles), np.sin(angles)])
+    radii = np.linspace(0.0, reach, 600)[1:]
+    grid = origin + radii[None, :, None] * unit[:, None, :]
+    inside = _inside(gmm, chosen, grid.reshape(-1, 2)).reshape(len(angles), len(radii))
+    stop = np.where(inside.all(axis=1), len(radii), np.argmin(inside, axis=1))
+    r = radii[np.maximum(stop - 1, 0)]
+    return origin + r[:, None] * unit
+
+
+def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str | dict[str, str],
+                 min_weight: float, max_fraction: float = 1.0) -> dict[str, Any]:
+    """Find a 2-D population with a Gaussian mixture and return the polygon of the events it owns.
+
+    The number of components is chosen by BIC (Schwarz 1978; as flowClust,
+    Lo et al., Cytometry A 2008;73:321) between 2 and ``components`` + 1
+    (1 and ``components`` for ``largest``); for a directional ``select`` one start is
+    seeded at the rule's corner (the mean of the 0.5% most extreme events
+    that way), so a population of a few dozen events gets a component. The
+    target is the component furthest in the rule's direction among those on
+    the rule's side of the parent's median (at least ``min_weight`` and 10
+    events), joined by components that form one mode with it
+    (:func:`_one_mode`) as long as the total stays within ``max_fraction``.
+    The population is every event the target owns (posterior >= 0.5 and
+    within 99.99% of its components), drawn as a polygon, so its size is not
+    cut by a coverage fraction. When the mixture cannot be trusted (no
+    component on the rule's side, or the target exceeds ``max_fraction``),
+    the gate falls back to one density-valley threshold per named axis
+    (:func:`density_valley`), and says why.
 
     Returns
     -------
     dict
-        ``mean``, ``covariance``, ``distance_square``, ``weight``,
-        ``component`` and ``means`` (all components), JSON-able.
+        ``shape`` (``polygon`` with ``vertices``, or ``rectangle`` with
+        ``bounds``), ``fraction`` (of the fitted parent events),
+        ``components`` chosen, ``means``, ``weights``, ``bic``, and the
+        ``confidence`` record (:func:`cluster_confidence`); ``fallback``
+        gives the reason when the thresholds were used.
     """
     points = _finite(x, y)
-    if len(points) < max(50, 10 * components):
-        raise MsclabError(f"only {len(points)} events to fit a {components}-component mixture",
+    if len(points) < 50:
+        raise MsclabError(f"only {len(points)} events to fit a mixture",
                           hint="The parent population is too small for a data-driven gate.")
     fit_points = _subsample(points)
+    centre, spread = fit_points.mean(axis=0), fit_points.std(axis=0)
+    spread[spread == 0] = 1.0
+    z = (fit_points - centre) / spread
+    direction = _direction(select)
+    median = np.median(z, axis=0)
+    lowest = 1 if direction is None else 2
     with threadpool_limits(1):  # BLAS threads slow these small problems down many-fold
-        gmm = GaussianMixture(n_components=components, covariance_type="full", random_state=_SEED,
-                              init_params="k-means++", reg_covar=1e-6).fit(fit_points)
-    weights = gmm.weights_
-    eligible = np.flatnonzero(weights >= min_weight)
-    if select == "largest":
-        best = int(eligible[np.argmax(weights[eligible])])
-    else:
-        spread = fit_points.std(axis=0)
-        spread[spread == 0] = 1.0
-        centred = (gmm.means_ - fit_points.mean(axis=0)) / spread
-        score = np.zeros(components)
-        for axis, key in enumerate(("x", "y")):
-            if key in select:
-                score += centred[:, axis] * (1 if select[key] == "high" else -1)
-        best = int(eligible[np.argmax(score[eligible])])
-    merged = _merge(gmm, best)
-    w = weights[merged]
-    mean = (w[:, None] * gmm.means_[merged]).sum(axis=0) / w.sum()
-    cov = np.zeros((2, 2))
-    for weight, mu, sigma in zip(w, gmm.means_[merged], gmm.covariances_[merged]):
-        d = (mu - mean)[:, None]
-        cov += weight * (sigma + d @ d.T)
-    cov /= w.sum()
+        highest = max(lowest, components) + (0 if direction is None else 1)
+        candidates = [g for k in range(lowest, highest + 1) for g in _fit(z, k, direction)]
+        gmm = min(candidates, key=lambda g: g.bic(z))
+        try:
+            chosen = _target(gmm, len(z), direction, median, min_weight, max_fraction)
+            owned = _inside(gmm, chosen, z)
+            if owned.mean() > max_fraction:
+                raise _Untrusted(f"the mixture's population holds {100 * owned.mean():.0f}% of the parent, "
+                                 f"more than the rule allows ({100 * max_fraction:.0f}%)")
+        except _Untrusted as exc:
+            return _threshold_fallback(points, select, str(exc))
+        confidence = cluster_confidence(gmm, chosen, z, direction, median, min_weight, max_fraction)
+    reach = float(np.abs(z).max()) * 1.5 + 1.0
+    vertices = _polygon(gmm, chosen, gmm.means_[chosen[0]], reach) * spread + centre
     return {
-        "mean": [float(v) for v in mean],
-        "covariance": [[float(v) for v in row] for row in cov],
-        "distance_square": float(stats.chi2.ppf(coverage, df=2)),
-        "weight": float(w.sum()),
-        "components": [int(i) for i in merged],
-        "means": [[round(float(v), 5) for v in m] for m in gmm.means_],
-        "weights": [round(float(v), 5) for v in weights],
+        "shape": "polygon",
+        "vertices": [[float(a), float(b)] for a, b in vertices],
+        "fraction": float(owned.mean()),
+        "n_components": int(len(gmm.weights_)),
+        "components": [int(i) for i in chosen],
+        "means": [[round(float(v), 5) for v in m * spread + centre] for m in gmm.means_],
+        "weights": [round(float(v), 5) for v in gmm.weights_],
+        "bic": float(gmm.bic(z)),
+        **confidence,
     }
 
 
-def _merge(gmm: GaussianMixture, best: int, level: float = 0.999) -> list[int]:
-    """Return ``best`` and the components whose mean lies inside its ``level`` ellipse.
+def cluster_confidence(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, direction: np.ndarray | None,
+                       centre: np.ndarray, min_weight: float, max_fraction: float) -> dict[str, Any]:
+    """Return how far a mixture gate's population size can be trusted.
 
-    A mixture often splits one skewed population into several Gaussians;
-    merging them back follows flowMerge (Finak et al., BMC Bioinformatics
-    2009;10:S7).
+    - ``separation``: 1 - the expected misassigned events (posterior mass on
+      the wrong side of the boundary) per assigned event, under the fitted
+      model; 1 for a perfectly separated population.
+    - ``stability``: 1 - the relative spread (max - min over mean) of the
+      population's size when the mixture is refitted on bootstrap resamples
+      of the events (Efron 1979), starting from the fitted components.
+
+    ``confidence`` is the smaller of the two; below :data:`LOW_CONFIDENCE`
+    the gate is flagged.
     """
-    limit = stats.chi2.ppf(level, df=2)
-    precision = np.linalg.inv(gmm.covariances_[best])
-    diffs = gmm.means_ - gmm.means_[best]
-    d2 = np.einsum("ij,jk,ik->i", diffs, precision, diffs)
-    return [best] + [j for j in range(len(gmm.weights_)) if j != best and d2[j] <= limit]
+    posterior = _posterior(gmm, chosen, z)
+    owned = _inside(gmm, chosen, z)
+    n_owned = max(int(owned.sum()), 1)
+    wrong = float((1 - posterior[owned]).sum() + posterior[~owned].sum())
+    separation = max(0.0, 1.0 - wrong / n_owned)
+    rng = np.random.default_rng(_SEED)
+    sizes = [owned.mean()]
+    for _ in range(_BOOTSTRAP):
+        sample = z[rng.integers(0, len(z), len(z))]
+        refit = GaussianMixture(n_components=len(gmm.weights_), covariance_type="full", reg_covar=1e-5,
+                                weights_init=gmm.weights_, means_init=gmm.means_,
+                                precisions_init=gmm.precisions_, random_state=_SEED).fit(sample)
+        try:
+            again = _target(refit, len(z), direction, centre, min_weight, max_fraction)
+        except _Untrusted:
+            sizes.append(0.0)
+            continue
+        sizes.append(float(_inside(refit, again, z).mean()))
+    sizes_arr = np.asarray(sizes)
+    stability = max(0.0, 1.0 - float(np.ptp(sizes_arr) / sizes_arr.mean())) if sizes_arr.mean() > 0 else 0.0
+    confidence = min(separation, stability)
+    reason = (f"keeps {100 * owned.mean():.1f}% of the parent ({100 * (1 - owned.mean()):.1f}% excluded); "
+              f"separation {separation:.2f} (1 - expected misassigned events per event), bootstrap size "
+              f"stability {stability:.2f} over {_BOOTSTRAP} refits")
+    return {"confidence": round(confidence, 4), "separation": round(separation, 4),
+            "stability": round(stability, 4), "reason": reason}
+
+
+def _threshold_fallback(points: np.ndarray, select: str | dict[str, str], why: str) -> dict[str, Any]:
+    """Two 1-D density-valley cuts (one per axis the rule names) instead of the mixture."""
+    if select == "largest":
+        raise MsclabError(f"the mixture gate cannot be trusted: {why}",
+                          hint="Check the parent population in the gate plot.")
+    bounds: list[list[float | None]] = [[None, None], [None, None]]
+    records = {}
+    for axis, key in enumerate(("x", "y")):
+        if key not in select:
+            continue
+        keep = "above" if select[key] == "high" else "below"
+        record = density_valley(points[:, axis], keep=keep)
+        records[key] = record
+        bounds[axis] = [record["threshold"], None] if keep == "above" else [None, record["threshold"]]
+    inside = np.ones(len(points), dtype=bool)
+    for axis, (lo, hi) in enumerate(bounds):
+        if lo is not None:
+            inside &= points[:, axis] >= lo
+        if hi is not None:
+            inside &= points[:, axis] <= hi
+    confidence = min(valley_confidence(r)["confidence"] for r in records.values())
+    return {"shape": "rectangle", "bounds": bounds, "fraction": float(inside.mean()), "thresholds": records,
+            "fallback": why, "confidence": confidence, "flag": "fallback",
+            "reason": f"mixture not trusted ({why}): density-valley thresholds used"}
+
+
+def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
+    """Confidence of a density-valley cut: the valley's depth below the lower of its two peaks.
+
+    A single peak (the cut placed a fixed number of SDs beyond it) gets 0.5:
+    the population kept is assumed, not seen.
+    """
+    if record.get("single_peak"):
+        return {"confidence": 0.5, "reason": "one density peak: cut placed beyond it, no valley seen"}
+    depth = 1.0 - float(record.get("valley_depth_ratio", record.get("valley_density", 1.0)))
+    return {"confidence": round(max(0.0, depth), 4),
+            "reason": f"valley depth {depth:.2f} (1 - valley density / lower peak density)"}
 
 
 def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[str, Any]:
@@ -139,8 +329,9 @@ def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[
     Returns
     -------
     dict
-        ``intercept, slope, spread, low, high`` (residual bounds) and the
-        area range ``x_min, x_max`` the band spans.
+        ``intercept, slope, spread, low, high`` (residual bounds), the
+        area range ``x_min, x_max`` the band spans, and ``core_fraction``:
+        the share of events on the ridge's core (the last fit's events).
     """
     ok = np.isfinite(area) & np.isfinite(height)
     x, y = area[ok], height[ok]
@@ -164,7 +355,7 @@ def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[
     top = float(np.max(resid - centre)) + spread
     return {"intercept": float(intercept + centre), "slope": float(slope), "spread": spread,
             "low": -width * spread, "high": max(width * spread, top), "x_min": float(lo - pad),
-            "x_max": float(hi + pad)}
+            "x_max": float(hi + pad), "core_fraction": float(keep.mean())}
 
 
 def _mode(values: np.ndarray, bins: int = 256) -> float:
@@ -226,7 +417,8 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
     segment = density[top[0]:top[1] + 1]
     i = top[0] + int(np.argmin(segment))
     return {"threshold": float(centres[i]), "peaks": [float(centres[p]) for p in top],
-            "valley_density": float(density[i] / density.max())}
+            "valley_density": float(density[i] / density.max()),
+            "valley_depth_ratio": float(density[i] / max(min(density[top[0]], density[top[1]]), 1e-12))}
 
 
 def beyond_peak(values: np.ndarray, *, keep: str = "above", width: float = 3.0) -> dict[str, Any]:

@@ -9,8 +9,10 @@ scatter and time by channel name, ``"FSC-A"``), how its coordinates are found
 Methods
 -------
 ``cluster``
-    A Gaussian mixture on two dimensions; one component, picked by ``select``,
-    becomes an ellipse covering ``coverage`` of it.
+    A Gaussian mixture on two dimensions (components chosen by BIC); the
+    component picked by ``select`` and those forming one mode with it become
+    a polygon around the events they own; density-valley thresholds when the
+    mixture cannot be trusted.
 ``singlets``
     A band around the robust line of height against area (doublets have a
     lower height for their area).
@@ -116,6 +118,11 @@ class _Gate(_Strict):
         The effects-catalogue id this population's frequency measures.
     mfi
         Markers whose median and mean intensity are reported for this population.
+    optional
+        ``false`` (core): the panel means nothing without this gate, and a
+        sample lacking its markers fails. ``true``: when the panel lacks the
+        gate's markers, the gate and every gate below it are skipped with a
+        note.
     """
 
     name: str
@@ -125,6 +132,7 @@ class _Gate(_Strict):
     report: bool = True
     catalogue_id: str | None = None
     mfi: list[str] = Field(default_factory=list)
+    optional: bool = False
 
     @field_validator("name")
     @classmethod
@@ -135,11 +143,16 @@ class _Gate(_Strict):
 
 
 class ClusterGate(_Gate):
-    """A 2-D Gaussian-mixture component as an ellipse (lymphocytes, CD25hi CD127lo).
+    """A 2-D population found by a Gaussian mixture (lymphocytes, CD25hi CD127lo).
 
     ``select`` is ``largest`` (the heaviest component) or a direction per
     dimension, e.g. ``{x: high, y: low}``: the component whose mean lies
-    furthest that way (in units of the data's spread).
+    furthest that way (in units of the data's spread), on that side of the
+    parent's median. ``components`` is the most the BIC may choose.
+    ``max_fraction`` is the largest share of the parent the population may
+    hold (default 0.5 for a directional ``select``, 1 for ``largest``); a
+    bigger result means the mixture missed the population, and density-valley
+    thresholds are used instead (see :func:`~msclab.flow.protocols.resolvers.cluster_gate`).
     """
 
     method: Literal["cluster"]
@@ -147,8 +160,15 @@ class ClusterGate(_Gate):
     y: str
     components: int = Field(4, ge=1, le=12)
     select: Literal["largest"] | dict[Literal["x", "y"], Literal["high", "low"]] = "largest"
-    coverage: float = Field(0.95, gt=0, lt=1)
-    min_weight: float = Field(0.005, ge=0, lt=1)
+    min_weight: float = Field(0.003, ge=0, lt=1)
+    max_fraction: float | None = Field(None, gt=0, le=1)
+
+    @property
+    def fraction_limit(self) -> float:
+        """``max_fraction``, or its default for the ``select`` rule."""
+        if self.max_fraction is not None:
+            return self.max_fraction
+        return 1.0 if self.select == "largest" else 0.5
 
 
 class SingletsGate(_Gate):
@@ -181,12 +201,13 @@ class Quadrant(_Strict):
 
 
 class QuadrantGate(_Strict):
-    """Two thresholds; each listed quadrant becomes a population."""
+    """Two thresholds; each listed quadrant becomes a population (``optional`` as for other gates)."""
 
     method: Literal["quadrant"]
     parent: str = ROOT
     reference: str
     group_by: Literal["sample", "plate", "donor"] = "sample"
+    optional: bool = False
     x: str
     y: str
     x_threshold: Threshold = Field(default_factory=Threshold)
@@ -325,6 +346,17 @@ class Protocol(_Strict):
                 if name in seen:
                     raise ValueError(f"gate name {name!r} is used twice")
                 seen.add(name)
+
+
+def gate_markers(gate: GateSpec) -> list[str]:
+    """Return the marker (or channel) specs a gate reads, ``|``-alternatives kept together.
+
+    Boolean gates read none (they depend on their operands).
+    """
+    if isinstance(gate, BooleanSpec):
+        return []
+    axes = [getattr(gate, "x", None), getattr(gate, "y", None)]
+    return [a for a in axes if a]
 
 
 def _label(gate: GateSpec) -> str:

@@ -1,0 +1,168 @@
+"""Which gates of a protocol a panel can run: the gate plan.
+
+A gate is *core* (the panel means nothing without it) or ``optional``. A
+gate whose markers the panel lacks is skipped when it is optional, and so is
+every gate below it (its children, and boolean gates using it); a missing
+core marker is an error. :func:`gate_plan` gives the plan for any way of
+asking "does the panel have this marker?": the experiment's panel
+(``msclab validate``) or one sample's channels (gating).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Literal
+
+from ...errors import MsclabError
+from .sample import normalise_marker
+from .schema import BooleanSpec, GateSpec, Protocol, QuadrantGate, gate_markers
+
+#: Channel names every cytometer file has; a panel's marker list does not name them.
+_INSTRUMENT = ("FSC", "SSC", "TIME")
+
+
+@dataclass(frozen=True)
+class PlannedGate:
+    """One gate of the plan.
+
+    Attributes
+    ----------
+    gate
+        The gate's label (quadrant populations joined by commas).
+    populations
+        The populations it defines.
+    core
+        False for ``optional`` gates.
+    status
+        ``run``; ``skip`` (optional gate, or below a skipped gate); ``missing``
+        (a core gate whose markers the panel lacks: an error).
+    reason
+        Why it is skipped or missing (empty for ``run``).
+    """
+
+    gate: str
+    populations: tuple[str, ...]
+    core: bool
+    status: Literal["run", "skip", "missing"]
+    reason: str = ""
+
+
+def _label(gate: GateSpec) -> str:
+    return ",".join(gate.names) if isinstance(gate, QuadrantGate) else gate.name
+
+
+def _read_markers(gate: GateSpec) -> list[str]:
+    mfi = [m for q in gate.quadrants for m in q.mfi] if isinstance(gate, QuadrantGate) else list(gate.mfi)
+    return gate_markers(gate) + mfi
+
+
+def gate_plan(protocol: Protocol, available: Callable[[str], bool]) -> list[PlannedGate]:
+    """Return the plan of every gate of ``protocol``, in order.
+
+    Parameters
+    ----------
+    protocol
+        A loaded protocol.
+    available
+        Whether the panel has a marker spec (``"CD3"``, ``"CTV|CFSE"``, ``"FSC-A"``).
+    """
+    blocked: dict[str, str] = {}
+    plan = []
+    for gate in protocol.gates:
+        names = tuple(gate.names) if isinstance(gate, QuadrantGate) else (gate.name,)
+        uses = [gate.parent] + ([ref.lstrip("!") for ref in gate.of] if isinstance(gate, BooleanSpec) else [])
+        above = next((u for u in uses if u in blocked), None)
+        missing = [m for m in dict.fromkeys(_read_markers(gate)) if not available(m)]
+        if above is not None:
+            status, reason = "skip", f"below the skipped gate {above!r} ({blocked[above]})"
+        elif missing and gate.optional:
+            status, reason = "skip", f"optional gate; the panel has no {' / '.join(missing)}"
+        elif missing:
+            status, reason = "missing", f"core gate; the panel has no {' / '.join(missing)}"
+        else:
+            status, reason = "run", ""
+        if status != "run":
+            blocked.update({n: reason if above is None else blocked[above] for n in names})
+        plan.append(PlannedGate(_label(gate), names, not gate.optional, status, reason))
+    return plan
+
+
+def panel_lookup(markers: Mapping[str, str] | Iterable[str]) -> Callable[[str], bool]:
+    """Return ``available`` for a panel described by its markers (detector -> marker, or names).
+
+    Detector names count too, and scatter and time channels (``FSC-*``,
+    ``SSC-*``, ``Time``) are taken to be present, as every file has them.
+    """
+    names = set(markers.items()) if isinstance(markers, Mapping) else {(m, m) for m in markers}
+    known = {normalise_marker(v) for pair in names for v in pair}
+
+    def available(spec: str) -> bool:
+        for option in spec.split("|"):
+            option = option.strip()
+            if normalise_marker(option) in known or option.upper().startswith(_INSTRUMENT):
+                return True
+        return False
+    return available
+
+
+def experiment_gate_plans(manifest: str | PathLike[str]) -> tuple[dict[str, list[PlannedGate]], list[MsclabError]]:
+    """Return every protocol panel's gate plan, and an error per core gate whose markers the panel lacks.
+
+    Panels gated by a GatingML or FlowJo file have no plan. The errors name
+    the ``experiment.yaml`` line of the panel.
+
+    Parameters
+    ----------
+    manifest
+        ``experiment.yaml``.
+    """
+    from ...experiment.validate import load_manifest
+    from .loader import is_strategy_file, load_protocol
+
+    path = Path(manifest)
+    spec, _ = load_manifest(path)
+    if spec is None:
+        return {}, []
+    plans: dict[str, list[PlannedGate]] = {}
+    problems: list[MsclabError] = []
+    for name, panel in spec.panels.items():
+        if panel.protocol and is_strategy_file(panel.protocol):
+            continue
+        try:
+            protocol = load_protocol(panel.protocol or name, base=path.parent)
+        except MsclabError as exc:
+            problems.append(exc)
+            continue
+        plans[name] = gate_plan(protocol, panel_lookup(panel.markers))
+        for gate in plans[name]:
+            if gate.status == "missing":
+                problems.append(MsclabError(
+                    f"panel {name!r} cannot run protocol {protocol.name!r}: gate {gate.gate!r} is a {gate.reason}",
+                    file=path, where=_panel_line(path, name),
+                    hint="Add the marker to the panel's markers (detector: marker), or use a protocol that does "
+                         "not need it (docs/protocols.md lists each protocol's core markers)."))
+    return plans, problems
+
+
+def _panel_line(manifest: Path, panel: str) -> str:
+    """``line N`` of a panel's ``markers:`` entry (else its name) in ``experiment.yaml``."""
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return f"panels.{panel}"
+    start = next((i for i, line in enumerate(lines) if re.match(rf"\s+['\"]?{re.escape(panel)}['\"]?\s*:", line)), None)
+    if start is None:
+        return f"panels.{panel}"
+    found = next((i for i in range(start + 1, len(lines)) if re.match(r"\s+markers\s*:", lines[i])), start)
+    return f"line {found + 1} (panels.{panel}.markers)"
+
+
+def format_plan(plan: list[PlannedGate]) -> list[str]:
+    """One line per gate: ``run``/``skip``/``MISSING``, the gate and why."""
+    word = {"run": "run ", "skip": "skip", "missing": "MISSING"}
+    return [f"{word[g.status]}  {g.gate}" + (f"  ({g.reason})" if g.reason else "") + ("" if g.core else "  [optional]")
+            for g in plan]
