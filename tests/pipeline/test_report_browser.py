@@ -48,3 +48,71 @@ def test_report_renders_in_chromium(analysed, tmp_path):
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     assert "msclab report" in title and heading
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def _open(out: Path, work):
+    """Run ``work(page)`` on the report in headless Chromium (no network, no downloaded browser)."""
+    browser_path = chromium()
+    if browser_path is None:
+        pytest.skip("Chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(browser_path),
+                                    args=["--headless", "--no-sandbox", "--disable-gpu",
+                                          "--disable-background-networking", "--disable-component-update",
+                                          "--no-first-run", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto((out / "report.html").as_uri())
+            page.wait_for_load_state("load")
+            return work(page)
+        finally:
+            browser.close()
+
+
+def test_report_does_not_mislead(analysed, tmp_path):
+    """Issue 13, finding 8: every gate plot (controls too) as an enlargeable thumbnail, linked references,
+    the verdict rule and the extrapolated flag explained, no words split in tables."""
+    folder, _, result, out = analysed
+    gate_plots = sorted(p.stem for p in result.plots["gates"])
+
+    def work(page):
+        found = {
+            "thumbs": page.eval_on_selector_all(".thumbs img", "els => els.map(e => e.alt)"),
+            "panels": page.eval_on_selector_all(".panelname", "els => els.map(e => e.textContent)"),
+            "break_all": page.evaluate(
+                "Array.from(document.querySelectorAll('td, th, figcaption'))"
+                ".filter(e => getComputedStyle(e).wordBreak === 'break-all').length"),
+            "doi_links": page.eval_on_selector_all("ol.refs a", "els => els.map(e => e.href)"),
+            "ref_links": page.eval_on_selector_all("#effects ~ div table a[href^='#ref-'], .scroll a[href^='#ref-']",
+                                                   "els => els.map(e => e.getAttribute('href'))"),
+            "rules": page.inner_text("#rules + ul"),
+        }
+        thumb = page.locator(".thumbs label").first
+        found["small"] = page.locator(".thumbs img").first.bounding_box()["width"]
+        thumb.click()
+        found["large"] = page.locator(".thumbs img").first.bounding_box()["width"]
+        page.screenshot(path=str(tmp_path / "enlarged.png"))
+        page.locator(".thumbs img").first.click()
+        found["closed"] = page.locator(".thumbs img").first.bounding_box()["width"]
+        return found
+
+    found = _open(out, work)
+    assert sorted(found["thumbs"]) == gate_plots
+    assert any("fmo" in name for name in found["thumbs"])
+    assert any("treg" in text for text in found["panels"])
+    assert found["break_all"] == 0
+    assert found["doi_links"] and all(u.startswith(("https://doi.org/", "https://pubmed.")) for u in found["doi_links"])
+    assert found["ref_links"] and all(f"#{ref}" for ref in found["ref_links"])
+    assert "0.26" in found["rules"] and "extrapolated" in found["rules"] and "ICH M10" in found["rules"]
+    assert found["small"] < 200 < 800 < found["large"]
+    assert found["closed"] < 200
+
+
+def test_forest_arrow_points_where_suppression_should_lie():
+    from msclab.report.forest import ARROWS, plotted_arrow
+
+    assert plotted_arrow("down", "pct_suppression") == ARROWS["up"]
+    assert plotted_arrow("down", "log2_ratio") == ARROWS["down"]
+    assert plotted_arrow("no_change", "pct_suppression") == ARROWS["no_change"]

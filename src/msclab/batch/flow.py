@@ -67,9 +67,14 @@ class SampleOutcome:
 
 
 def restrict(experiment: Experiment, panel: str, samples: Sequence[str]) -> Experiment:
-    """Return the experiment with only ``samples``' files of ``panel`` (nothing else is read)."""
+    """Return the experiment with only ``samples``' files of ``panel`` (nothing else is read).
+
+    A panel with batch normalisation keeps its bridge samples too: every sample's events are moved
+    with them before gating.
+    """
     sheet = experiment.samplesheet
-    keep = (sheet["panel"] == panel) & sheet["sample_id"].astype(str).isin(set(samples))
+    bridges = (sheet["control_type"] == "bridge") if experiment.spec.panels[panel].normalisation else False
+    keep = (sheet["panel"] == panel) & (sheet["sample_id"].astype(str).isin(set(samples)) | bridges)
     return Experiment(path=experiment.path, spec=experiment.spec, samplesheet=sheet[keep].copy())
 
 

@@ -128,6 +128,7 @@ def validate_experiment(
     inside = [f == "" or _v.is_inside(sheet_path.parent / f, roots) for f in sheet["file"]]
     problems += escapes + _v.check_files(sheet[inside], sheet_path, spec, read_channels)
     problems += _v.check_controls(sheet, sheet_path, spec)
+    problems += _v.check_normalisation(sheet, sheet_path, spec)
     problems += _v.check_assays(spec, path.parent)
     problems += _v.check_contrasts(sheet, path, spec)
     return problems

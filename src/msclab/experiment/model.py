@@ -27,6 +27,36 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class BatchNormalisation(_Strict):
+    """Quantile normalisation of a panel's events to a reference batch, before gating.
+
+    The samplesheet's ``batch`` column names each file's acquisition batch;
+    in every batch one or more rows of the panel with ``control_type: bridge``
+    are the same reference sample acquired again. Per channel the bridge's
+    quantiles in a batch are mapped onto its quantiles in the reference batch
+    (CytoNorm's quantile step; Van Gassen et al., Cytometry A 2020;97:268-278)
+    and every event of the batch is moved by that map (docs/normalisation.md).
+
+    Attributes
+    ----------
+    batch
+        Samplesheet column that names the batch.
+    reference_batch
+        The batch whose scale the others are brought onto (default: the first
+        batch in samplesheet order).
+    channels
+        Markers (or detectors) to normalise; empty: every fluorescence marker
+        of the panel.
+    quantiles
+        Number of quantile levels matched, evenly spaced from 1% to 99%.
+    """
+
+    batch: str = "batch"
+    reference_batch: str | None = None
+    channels: list[str] = Field(default_factory=list)
+    quantiles: int = Field(default=99, ge=5, le=999)
+
+
 class Panel(_Strict):
     """A staining panel: which marker each detector reads, and how it is gated.
 
@@ -41,6 +71,9 @@ class Panel(_Strict):
         Marker -> the control that sets its threshold (``fmo`` or
         ``unstimulated``). Every donor with samples on this panel must have
         that control.
+    normalisation
+        Batch normalisation of the events before gating
+        (:class:`BatchNormalisation`); none when absent.
     description
         Free text.
     """
@@ -48,6 +81,7 @@ class Panel(_Strict):
     markers: dict[str, str] = Field(min_length=1)
     protocol: str | None = None
     controls: dict[str, Literal["fmo", "unstimulated", "isotype"]] = Field(default_factory=dict)
+    normalisation: BatchNormalisation | None = None
     description: str = ""
 
 

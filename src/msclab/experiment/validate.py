@@ -306,6 +306,36 @@ def check_controls(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Pro
     return problems
 
 
+def check_normalisation(sheet: pd.DataFrame, path: Path, spec: ExperimentSpec) -> Problems:
+    """A panel with batch normalisation has its batch column and a bridge sample in every batch."""
+    problems: Problems = []
+    for name, panel in spec.panels.items():
+        norm = panel.normalisation
+        rows = sheet[sheet["panel"] == name]
+        if norm is None or rows.empty:
+            continue
+        where = f"panel '{name}', normalisation"
+        if norm.batch not in sheet.columns:
+            problems.append(MsclabError(f"panel {name!r} normalises by the column {norm.batch!r}, which the "
+                                        "samplesheet does not have", file=path, where=where,
+                                        hint=f"Add a {norm.batch} column naming each file's acquisition batch."))
+            continue
+        batches = list(dict.fromkeys(rows[norm.batch]))
+        bridged = set(rows.loc[rows["control_type"].str.lower() == "bridge", norm.batch])
+        if "" in batches:
+            problems.append(MsclabError(f"panel {name!r}: some rows have no {norm.batch!r}", file=path, where=where,
+                                        hint="Name the acquisition batch of every file of the panel."))
+        for batch in [b for b in batches if b and b not in bridged]:
+            problems.append(MsclabError(f"panel {name!r}: batch {batch!r} has no bridge sample", file=path,
+                                        where=where, hint=f"Add the bridge sample acquired in batch {batch} "
+                                        "(control_type=bridge), or leave normalisation out."))
+        if norm.reference_batch and norm.reference_batch not in batches:
+            problems.append(MsclabError(f"panel {name!r}: the reference batch {norm.reference_batch!r} is not in "
+                                        f"the samplesheet's {norm.batch!r} column", file=path, where=where,
+                                        hint=f"Choose one of: {', '.join(b for b in batches if b)}."))
+    return problems
+
+
 def check_assays(spec: ExperimentSpec, root: Path) -> Problems:
     """Assay exports, layouts and bead panels exist, and each export is in a format msclab reads.
 

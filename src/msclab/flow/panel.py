@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..errors import MsclabError
 from ..io import open_fcs
+from .batch_normalisation import normalise_events
 from .gating.gates import BooleanGate
 from .fixed import quantify_fixed_panel
 from .result import PanelResult
@@ -86,6 +87,11 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         return quantify_fixed_panel(experiment, panel_name, provenance=provenance, min_events=min_events)
     protocol = load_protocol(panel.protocol or panel_name, base=experiment.root)
     samples, failures = _read_samples(experiment, panel_name, panel.markers, protocol, provenance)
+    if panel.normalisation is not None:
+        samples, unnormalised, record = normalise_events(samples, panel.normalisation)
+        failures.update(unnormalised)
+        if provenance is not None:
+            provenance.steps.setdefault("normalisation", {})[panel_name] = record
     resolution = resolve_protocol(protocol, samples, panel_controls=panel.controls)
     failures.update(resolution.failures)
 

@@ -181,6 +181,34 @@ def draw_gate(ax, sample: ResolvedSample, label: str) -> None:
     ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", fontsize=7, color=_GATE_COLOUR,
             bbox={"facecolor": "white", "alpha": 0.7, "lw": 0})
     ax.tick_params(labelsize=7)
+    _decade_ticks(ax, sample, channels[0], "x")
+    if len(channels) > 1:
+        _decade_ticks(ax, sample, channels[1], "y")
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _decade_ticks(ax, sample: ResolvedSample, channel: str, axis: str) -> None:
+    """Label a fluorescence axis in data units: 0 and ±10^k at their transformed positions, minor ticks between."""
+    if sample.events.is_scatter(channel):
+        return
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    candidates = [(0.0, "0")] + [(sign * 10.0 ** k, ("-" if sign < 0 else "") + "10" + str(k).translate(_SUPERSCRIPT))
+                                 for k in range(7, 0, -1) for sign in (1, -1)]
+    major: dict[float, str] = {}
+    for value, label in candidates:  # zero and the larger decades first; crowded ones near zero are dropped
+        position = sample.events.to_scale(channel, value)
+        if lo <= position <= hi and all(abs(position - p) >= 0.08 * (hi - lo) for p in major):
+            major[position] = label
+    if not major:
+        return
+    minor = [p for k in range(1, 8) for sign in (-1, 1) for m in range(2, 10)
+             if lo <= (p := sample.events.to_scale(channel, sign * m * 10.0 ** k)) <= hi]
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    positions = sorted(major)
+    target.set_ticks(positions, [major[p] for p in positions])
+    target.set_ticks(minor, minor=True)
 
 
 def _draw_shape(ax, gate, xlim: tuple[float, float], ylim: tuple[float, float]) -> None:

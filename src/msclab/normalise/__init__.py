@@ -3,7 +3,8 @@
 - :mod:`~msclab.normalise.controls`: paired, within-donor effects per sample;
 - :mod:`~msclab.normalise.censoring`: how ``<LLOQ``/``>ULOQ`` values enter;
 - :mod:`~msclab.normalise.plates`: inter-plate calibration of concentrations with bridge samples;
-- :mod:`~msclab.normalise.batch`: per-channel quantile normalisation of flow intensities to a reference batch.
+- flow batch normalisation (per-channel quantiles of bridge samples, before gating) lives with the
+  events it moves, in :mod:`msclab.flow.batch_normalisation`, and is re-exported here.
 
 Names are imported on first use.
 """
@@ -15,10 +16,11 @@ from .._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "QuantileMap": ".batch",
-        "fit_quantile_map": ".batch",
+        "QuantileMap": "msclab.flow.batch_normalisation",
+        "fit_quantile_map": "msclab.flow.batch_normalisation",
+        "normalise_events": "msclab.flow.batch_normalisation",
         "PlateCalibration": ".plates",
         "calibrate_plates": ".plates",
     },
-    ("batch", "censoring", "controls", "plates"),
+    ("censoring", "controls", "plates"),
 )

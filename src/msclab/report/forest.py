@@ -17,8 +17,20 @@ ARROWS = {"up": "↑", "down": "↓", "no_change": "≈", "conflicting": "⇅", 
 SCALE_LABELS = {
     "log2_fc": "log2 fold change (MSC / control)",
     "log2_ratio": "log2 ratio of frequencies (MSC / control)",
-    "pct_suppression": "% suppression of division",
+    "pct_suppression": "% suppression of division (positive: fewer cells divided)",
 }
+
+
+def plotted_arrow(expected: str, scale: str) -> str:
+    """The expected direction as it reads on the plotted axis.
+
+    On the % suppression scale a readout expected to go down (less division)
+    is a positive suppression, so the arrow points up, the way the point
+    should lie.
+    """
+    if scale == "pct_suppression" and expected in ("up", "down"):
+        expected = "up" if expected == "down" else "down"
+    return ARROWS.get(expected, "?")
 
 
 def forest_png(comparison: pd.DataFrame) -> bytes | None:
@@ -54,13 +66,14 @@ def forest_figure(comparison: pd.DataFrame) -> Figure | None:
                 ax.plot([row.ci_low, row.ci_high], [i, i], color=colour, lw=2)
             if np.isfinite(row.observed):
                 ax.plot(row.observed, i, "o", color=colour, ms=6)
-            ax.annotate(ARROWS.get(str(row.expected), "?"), xy=(1.01, i), xycoords=("axes fraction", "data"),
+            ax.annotate(plotted_arrow(str(row.expected), scale), xy=(1.01, i), xycoords=("axes fraction", "data"),
                         va="center", fontsize=11)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(np.arange(len(part)), part["label"], fontsize=8)
         ax.set_ylim(-0.7, len(part) - 0.3)
         ax.set_xlabel(SCALE_LABELS.get(scale, scale), fontsize=8)
-    axes[0, 0].set_title("Observed effect (95% CI) and the review's expected direction (arrow)", fontsize=10)
+    axes[0, 0].set_title("Observed effect (95% CI) and the review's expected direction on this axis (arrow)",
+                         fontsize=10)
     handles = [Line2D([], [], color=c, marker="o", lw=2, label=v.replace("_", " "))
                for v, c in VERDICT_COLOURS.items() if v in set(rows["verdict"])]
     axes[-1, 0].legend(handles=handles, fontsize=7, loc="best", frameon=False)

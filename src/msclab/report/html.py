@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +40,6 @@ _ENV = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html", "j2"]),
     undefined=jinja2.StrictUndefined,
 )
-_MAX_GATE_PLOTS = 24
 
 
 def _data_uri(png: bytes) -> str:
@@ -72,8 +72,52 @@ def _mapped_trends(result: ReportData) -> pd.DataFrame:
     return trends[trends["catalogue_id"].fillna("") != ""]
 
 
-def _images(paths: list[Path], limit: int) -> list[dict[str, str]]:
-    return [{"name": p.stem, "uri": _data_uri(p.read_bytes())} for p in paths[:limit] if p.is_file()]
+def _images(paths: list[Path], limit: int | None, panels: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """Images as data URIs; with ``panels``, each gate plot (``<sample>_<panel>.png``) names its panel."""
+    out = []
+    for p in paths[:limit]:
+        if p.is_file():
+            panel = next((name for name in sorted(panels, key=len, reverse=True) if p.stem.endswith(f"_{name}")), "")
+            out.append({"name": p.stem, "uri": _data_uri(p.read_bytes()), "panel": panel})
+    return out
+
+
+def _catalogue(exp):
+    from ..catalogue import load_catalogue
+
+    return load_catalogue(exp.root / exp.spec.catalogue if exp.spec.catalogue else None)
+
+
+def _references(exp, measured: pd.DataFrame) -> list[dict[str, str]]:
+    """The catalogue references cited in the comparison, with their citation and DOI link."""
+    if not len(measured) or "references" not in measured:
+        return []
+    catalogue = _catalogue(exp)
+    keys = []
+    for text in measured["references"].dropna().astype(str):
+        keys += [k.replace(" (unverified)", "").strip() for k in text.split(";") if k.strip()]
+    out = []
+    for key in dict.fromkeys(keys):
+        ref = catalogue.references.get(key)
+        if ref is None:
+            continue
+        out.append({"key": key, "citation": ref.citation(), "url": f"https://doi.org/{ref.doi}" if ref.doi else
+                    (f"https://pubmed.ncbi.nlm.nih.gov/{ref.pmid}/" if ref.pmid else "")})
+    return out
+
+
+def _linked_references(table_html: str, references: list[dict[str, str]]) -> str:
+    """Turn each reference key in the comparison table into a link to its entry in the reference list."""
+    for ref in sorted(references, key=lambda r: -len(r["key"])):
+        table_html = re.sub(rf"(?<![\w#-]){re.escape(ref['key'])}(?![\w-])",
+                            f'<a href="#ref-{ref["key"]}">{ref["key"]}</a>', table_html)
+    return table_html
+
+
+def _scoring(exp) -> dict[str, float]:
+    """The catalogue's thresholds for a verdict (``scoring``)."""
+    scoring = _catalogue(exp).scoring
+    return {"log2": float(scoring.log2fc_consistent), "suppression": float(scoring.suppression_consistent)}
 
 
 def render_report(result: ReportData) -> str:
@@ -86,6 +130,7 @@ def render_report(result: ReportData) -> str:
     obs = result.readouts.obs
     failed = obs[obs["status"] != "ok"][["sample_id", "status", "status_reason"]] if "sample_id" in obs else obs[obs["status"] != "ok"]
     verdict_counts = measured["verdict"].value_counts().to_dict() if len(measured) else {}
+    references = _references(exp, measured)
     context = {
         "title": exp.spec.name,
         "description": exp.spec.description,
@@ -103,8 +148,12 @@ def render_report(result: ReportData) -> str:
         "colours": VERDICT_COLOURS,
         "arrows": ARROWS,
         "forest": _data_uri(forest) if forest else None,
-        "comparison_table": _table(measured, ["effect_id", "contrast", "readout", "expected", "observed", "ci_low",
-                                              "ci_high", "verdict", "evidence", "modifiers", "reason", "references"]),
+        "comparison_table": _linked_references(_table(measured, ["effect_id", "contrast", "readout", "expected",
+                                                                 "observed", "ci_low", "ci_high", "verdict", "evidence",
+                                                                 "modifiers", "reason", "references"]), references),
+        "references": references,
+        "scoring": _scoring(exp),
+        "normalisation": (result.provenance.steps.get("normalisation", {}) if result.provenance else {}),
         "effects_table": _table(result.effects, ["readout", "contrast", "estimate", "ci_low", "ci_high", "p_value",
                                                  "q_value", "n_donors", "unit", "scale"]),
         "trends_table": _table(_mapped_trends(result), ["readout", "catalogue_id", "contrast", "levels", "n_donors",
@@ -117,7 +166,7 @@ def render_report(result: ReportData) -> str:
                                                "accepted", "reason"]),
         "flag_counts": _table(result.concentrations.groupby(["analyte", "flag"]).size().rename("wells").reset_index())
         if len(result.concentrations) else "",
-        "gate_images": _images(result.plots.get("gates", []), _MAX_GATE_PLOTS),
+        "gate_images": _images(result.plots.get("gates", []), None, tuple(exp.spec.panels)),
         "n_gate_plots": len(result.plots.get("gates", [])),
         "curve_images": _images(result.plots.get("curves", []), 64),
         "populations_table": _table(result.populations.head(400)),
