@@ -30,6 +30,7 @@ from ..errors import MsclabError
 from ..io import open_fcs
 from .gating.gates import BooleanGate
 from .gating.gatingml import write_gatingml
+from .gating.overrides import apply_panel_overrides
 from .gating.tree import GateTree
 from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
@@ -128,10 +129,11 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
     samples, failures = _read_samples(experiment, panel_name, panel.markers, protocol, provenance)
     resolution = resolve_protocol(protocol, samples, panel_controls=panel.controls)
     failures.update(resolution.failures)
+    overridden = apply_panel_overrides(experiment, panel_name, resolution.samples, failures, provenance)
 
     tables, qcs, records = [], [], []
     for rs in resolution.samples.values():
-        table = population_table(rs)
+        table = population_table(rs).assign(override=rs.events.sample_id in overridden)
         tables.append(table)
         qcs += [acquisition_qc(rs.events), population_qc(table, min_events)]
         records += _records(rs, table, protocol, panel_name, min_events)
