@@ -28,8 +28,10 @@ def validate(
     do) and exits with code 2 if there is any; exit 0 when all is well.
     """
     from ..experiment import validate_experiment
+    from ..flow.gating.overrides import override_problems
 
     problems = validate_experiment(experiment, allow=allow)
+    problems = problems or override_problems(experiment)  # gates/overrides/ (docs/review.md)
     if problems:
         console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
         for problem in problems:

@@ -28,6 +28,7 @@ from ..flow.gating.gatingml import read_gatingml, write_gatingml
 from ..flow.gating.overrides import find_override_files, override_path
 from ..flow.gating.tree import GateTree
 
+_SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
 #: Bins per axis of a density image.
 BINS = 64
 #: Transforms whose axes get decade ticks (10^k in data units).
@@ -267,12 +268,17 @@ def _ticks(xform, lo: float, hi: float) -> list[list]:
     candidates = [0.0] + [s * 10.0 ** k for k in range(0, 8) for s in (1, -1)] if log_like else []
     if not log_like:
         top = float(getattr(xform, "T", 262144.0))
-        step = _nice_step(top / 5)
-        candidates = list(np.arange(-top, 2 * top, step))
+        step = _nice_step(top / 8)
+        candidates = [step * k for k in range(-10, 21)]
     with np.errstate(all="ignore"):
         pos = np.asarray(xform.apply(np.asarray(candidates, dtype=float)), dtype=float)
-    ticks = [[float(p), _fmt(v)] for p, v in zip(pos, candidates) if np.isfinite(p) and lo <= p <= hi]
-    return sorted(ticks)
+    inside = [(float(p), v) for p, v in zip(pos, candidates) if np.isfinite(p) and lo <= p <= hi]
+    inside.sort(key=lambda t: (t[1] != 0, -abs(t[1])))  # keep 0 and the largest values first
+    kept: list[list] = []
+    for p, v in inside:
+        if all(abs(p - q) >= 0.06 * (hi - lo) for q, _ in kept):
+            kept.append([p, _fmt(v, decades=log_like)])
+    return sorted(kept)
 
 
 def _nice_step(raw: float) -> float:
@@ -282,13 +288,13 @@ def _nice_step(raw: float) -> float:
     return next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float, decades: bool = False) -> str:
     v = float(value)
     if v == 0:
         return "0"
     k = math.log10(abs(v))
-    if abs(k - round(k)) < 1e-9 and abs(v) >= 10:
-        return f"{'-' if v < 0 else ''}10^{int(round(k))}"
+    if decades and abs(k - round(k)) < 1e-9 and abs(v) >= 10:
+        return f"{'-' if v < 0 else ''}10{str(int(round(k))).translate(_SUPERSCRIPT)}"
     for div, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(v) >= div:
             return f"{v / div:g}{suffix}"

@@ -83,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
             if path in ASSETS:
                 name, ctype = ASSETS[path]
                 body = resources.files("msclab.review").joinpath("static", name).read_bytes()
+                if name == "index.html":  # asset URLs carry the token too
+                    body = body.replace(b"{{TOKEN}}", self.server.token.encode())
                 self._send(HTTPStatus.OK, body, ctype)
             elif path == "/api/panels":
                 self._json(HTTPStatus.OK, {"panels": self.server.study.panels,

@@ -14,7 +14,7 @@ are reviewed and corrected sample by sample).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -173,8 +173,13 @@ def apply_override(sample, override: Override) -> None:
     events = Events(data=np.asarray(ev.data), channels=list(ev.channels),
                     markers=[ev.markers.get(c) for c in ev.channels], spillover=ev.spillover,
                     sample_id=ev.sample_id)
-    result = gate_events(override.tree, events)
-    sample.tree = override.tree
+    tree = override.tree  # Gating-ML keeps ids only: give populations their resolved names (paths) back
+    tree = GateTree(populations={pid: replace(pop, name=sample.tree.populations[pid].name)
+                                 if pid in sample.tree.populations else pop
+                                 for pid, pop in tree.populations.items()},
+                    transforms=tree.transforms, matrices=tree.matrices, source=tree.source)
+    result = gate_events(tree, events)
+    sample.tree = tree
     sample.membership = {name: result.membership[pid] for name, pid in sample.ids.items()}
     sample.gates = {**sample.gates, "override": override.record()}
 
@@ -226,3 +231,12 @@ def apply_panel_overrides(experiment, panel: str, samples: dict, failures: dict[
         if provenance is not None:
             provenance.steps.setdefault("gate_overrides", {}).setdefault(panel, {})[sid] = override.record()
     return applied
+
+
+def override_problems(experiment_path: str | Path) -> list[MsclabError]:
+    """:func:`check_overrides` of a (valid) experiment file, as errors for ``msclab validate``."""
+    from ...experiment import read_experiment
+
+    return [MsclabError(f"gate override: {problem}", file=path,
+                        hint="Fix the file or remove it (it replaces that sample's gates in analyze and batch).")
+            for path, problem in check_overrides(read_experiment(experiment_path))]

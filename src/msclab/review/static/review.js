@@ -185,9 +185,9 @@ function drag(node, move) {
     const onMove = (ev) => {
       const r = svg.getBoundingClientRect();
       move(ev.clientX - r.left, ev.clientY - r.top);
+      redrawGateOnly();
     };
     const onUp = () => { window.removeEventListener("pointermove", onMove); window.removeEventListener("pointerup", onUp); drawEditor(); };
-    window.addEventListener("pointermove", (ev) => { onMove(ev); redrawGateOnly(); }, { once: false });
     window.addEventListener("pointermove", onMove);
     window.addEventListener("pointerup", onUp);
   });
