@@ -26,13 +26,13 @@ def review(
     from ..review.data import ReviewStudy
 
     server = ReviewServer(ReviewStudy(out), port=port)
-    typer.echo(f"Review page: {server.url}")
-    typer.echo("Press Ctrl-C to stop.")
-    if not no_browser:
-        import webbrowser
-
-        webbrowser.open(server.url)
     try:
+        typer.echo(f"Review page: {server.url}")
+        typer.echo("Press Ctrl-C to stop.")
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(server.url)
         server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("Review server stopped.")

@@ -239,6 +239,9 @@ def _density(data: list[np.ndarray], pop, tree: GateTree) -> dict[str, Any]:
         xform = tree.transforms.get(dims[k].transform) if dims[k].transform else None
         axes.append({"label": dims[k].name, "min": lo, "max": hi, "ticks": _ticks(xform, lo, hi)})
         edges.append(np.linspace(lo, hi, BINS + 1))
+    # off-scale events pile up in the edge bins (as on a cytometer's plot) instead of vanishing
+    finite = np.logical_and.reduce([np.isfinite(v) for v in data])
+    data = [np.clip(v[finite], e[0], e[-1]) for v, e in zip(data, edges)]
     if len(data) == 1:
         hist, _ = np.histogram(data[0], bins=edges[0])
         grid = hist[None, :]

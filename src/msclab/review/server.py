@@ -61,7 +61,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; connect-src 'self'")
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the page was closed or reloaded while the answer was on its way
 
     def _json(self, status: int, payload) -> None:
         self._send(status, json.dumps(payload, allow_nan=False).encode(), "application/json")
@@ -119,4 +122,5 @@ class _Handler(BaseHTTPRequestHandler):
         except MsclabError as exc:
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
             return
-        self._json(HTTPStatus.OK, {"written": [str(p) for p in written]})
+        root = self.server.study.root
+        self._json(HTTPStatus.OK, {"written": [str(p.relative_to(root)) for p in written]})

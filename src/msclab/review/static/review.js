@@ -205,9 +205,9 @@ async function save(samples) {
                                         : { type: "rectangle", bounds: state.edit.bounds };
   try {
     const r = await api("/api/save", { panel: state.panel, gate: card.gate, sample_ids: samples, shape });
-    $("status").textContent = `Saved ${r.written.length} override(s): ${r.written.join(", ")}`;
     $("modal").hidden = true;
     await loadPanel();
+    $("status").textContent = `Saved ${r.written.length} override(s): ${r.written.join(", ")}. ` + $("status").textContent;
   } catch (e) { $("status").textContent = "Not saved: " + e.message; }
 }
 
