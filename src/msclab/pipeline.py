@@ -78,18 +78,67 @@ class AnalysisResult:
 
     @property
     def n_failed(self) -> int:
-        """Number of samples that failed at some stage."""
-        return int(self.failures["sample_id"].nunique()) if len(self.failures) else 0
+        """Number of failures: samples with a failed file or stage, plus assay exports that could not be read."""
+        if not len(self.failures):
+            return 0
+        ids = self.failures["sample_id"].fillna("").astype(str)
+        return int(ids[ids != ""].nunique() + (ids == "").sum())
 
 
-def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None
-             ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+@dataclass
+class FlowOutcome:
+    """What the flow panels of an experiment gave (:func:`run_flow`, or assembled by a batch).
+
+    Attributes
+    ----------
+    records
+        Long readout records, one frame per panel (:func:`msclab.readouts.build_readouts`).
+    populations
+        One row per sample, panel and population (``populations.csv``).
+    qc
+        Acquisition and event-count checks (``flow_qc.csv``).
+    failures
+        One ``{"sample_id", "stage", "reason"}`` per sample that could not be quantified.
+    plots
+        Gate plots written.
+    """
+
+    records: list[pd.DataFrame] = field(default_factory=list)
+    populations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    qc: pd.DataFrame = field(default_factory=pd.DataFrame)
+    failures: list[dict] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class AssayOutcome:
+    """What the cytokine assays of an experiment gave (:func:`run_assays`, or assembled by a batch).
+
+    Attributes
+    ----------
+    records
+        Long readout records of the samplesheet's samples.
+    concentrations, curves
+        Every well (``concentrations.csv``) and every standard curve (``curves.csv``).
+    failures
+        One ``{"sample_id": "", "stage", "reason"}`` per export that could not be read.
+    plots
+        Standard-curve plots written.
+    """
+
+    records: list[pd.DataFrame] = field(default_factory=list)
+    concentrations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    failures: list[dict] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+
+
+def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None) -> FlowOutcome:
     """Gate and quantify every panel; returns records, populations, QC, failures and plots.
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
     (one file per sample and panel) so the gating can be audited and reopened.
     """
-    from .flow.fixed import is_strategy_file, quantify_fixed_panel
     from .flow.panel import quantify_panel
 
     records, populations, qc, failures, plots = [], [], [], [], []
@@ -97,10 +146,7 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if exp.files(panel).empty:
             continue
         try:
-            if is_strategy_file(exp.spec.panels[panel].protocol):
-                result = quantify_fixed_panel(exp, panel, provenance=prov)
-            else:
-                result = quantify_panel(exp, panel, plots_dir=plots_dir, provenance=prov)
+            result = quantify_panel(exp, panel, plots_dir=plots_dir, provenance=prov)
         except MsclabError as exc:
             failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": str(exc)}
                          for s in exp.files(panel)["sample_id"]]
@@ -113,7 +159,7 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if gates_dir is not None:
             written = result.write_gatingml(gates_dir)
             prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
-    return (records, concat_frames(populations), concat_frames(qc), failures, plots)
+    return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -122,8 +168,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None
-               ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None) -> AssayOutcome:
     """Read, fit and quantify every assay export; returns records, concentrations, curves, failures, plots.
 
     When the samplesheet names bridge samples (``control_type = bridge``) and an
@@ -152,7 +197,7 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
         if plots_dir is not None:
             plots += save_curve_plots(result, plots_dir / "curves" / assay.id)
         results.append((assay.id, result))
-    return (*combine_assays(exp, results, prov), failures, plots)
+    return AssayOutcome(*combine_assays(exp, results, prov), failures, plots)
 
 
 def combine_assays(exp: Experiment, results: list[tuple[str, AssayResult]], prov: Provenance
@@ -202,9 +247,21 @@ def _calibrate_across_plates(wells: pd.DataFrame, exp: Experiment, prov: Provena
 
 
 def _mark_failures(readouts: ad.AnnData, failures: pd.DataFrame) -> None:
+    """Record every failure in ``obs``; a sample is ``failed`` only when nothing of it was measured.
+
+    A failure removes only what depends on the failed input: a failed FCS file
+    leaves its panel's readouts of that sample unmeasured, and the sample's
+    other panels and cytokine wells still count (its ``status`` stays ``ok``,
+    ``status_reason`` names the failure). A sample with no measured readout at
+    all is ``failed`` and excluded from every contrast.
+    """
+    import numpy as np
+
+    measured = pd.Series(np.isfinite(np.asarray(readouts.X, dtype=float)).any(axis=1), index=readouts.obs_names)
     for sample_id, group in failures[failures["sample_id"] != ""].groupby("sample_id"):
         if sample_id in readouts.obs_names:
-            readouts.obs.loc[sample_id, "status"] = "failed"
+            if not measured[sample_id]:
+                readouts.obs.loc[sample_id, "status"] = "failed"
             readouts.obs.loc[sample_id, "status_reason"] = "; ".join(f"{s}: {r}" for s, r in zip(group["stage"], group["reason"]))
 
 
@@ -252,8 +309,8 @@ def start_provenance(exp: Experiment, out: Path, settings: Settings, command: st
     return prov
 
 
-def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow: tuple, assays: tuple,
-                    out: Path) -> AnalysisResult:
+def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow: FlowOutcome,
+                    assays: AssayOutcome, out: Path) -> AnalysisResult:
     """From quantified flow panels and assay plates to readouts, effects, comparison and every output.
 
     Parameters
@@ -261,17 +318,15 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     exp, prov, settings
         The experiment, its provenance record and the analysis parameters.
     flow
-        What :func:`run_flow` returns: records, populations, QC, failures, plots.
+        What :func:`run_flow` returns.
     assays
-        What :func:`run_assays` returns: records, concentrations, curves, failures, plots.
+        What :func:`run_assays` returns.
     out
         The output folder.
     """
-    flow_records, populations, flow_qc, flow_failures, flow_plots = flow
-    assay_records, concentrations, curves, assay_failures, curve_plots = assays
-    failures = pd.DataFrame(flow_failures + assay_failures, columns=["sample_id", "stage", "reason"])
+    failures = pd.DataFrame(flow.failures + assays.failures, columns=["sample_id", "stage", "reason"])
 
-    records = [r for r in flow_records + assay_records if len(r)]
+    records = [r for r in flow.records + assays.records if len(r)]
     mapping = exp.spec.catalogue_mapping
     table = pd.concat(records, ignore_index=True) if records else pd.DataFrame()
     readouts = build_readouts(exp.samples, table)
@@ -286,8 +341,10 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed)
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
-    result = AnalysisResult(exp, readouts, effects, comparison, populations, concentrations, curves, failures,
-                            {"gates": flow_plots, "curves": curve_plots}, prov, flow_qc, trends)
+    result = AnalysisResult(
+        experiment=exp, readouts=readouts, effects=effects, comparison=comparison, populations=flow.populations,
+        concentrations=assays.concentrations, curves=assays.curves, failures=failures,
+        plots={"gates": flow.plots, "curves": assays.plots}, provenance=prov, flow_qc=flow.qc, trends=trends)
     write_outputs(result, out)
     return result
 

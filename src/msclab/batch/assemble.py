@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..assay.quantify import AssayResult
 from ..experiment import Experiment
-from ..pipeline import AnalysisResult, Settings, combine_assays, concat_frames, finish_analysis, start_provenance
+from ..pipeline import (AnalysisResult, AssayOutcome, FlowOutcome, Settings, combine_assays, concat_frames,
+                        finish_analysis, start_provenance)
 from ..provenance import Provenance
 from .cache import load
 
@@ -43,8 +44,7 @@ class Unit:
     key: str
 
 
-def _flow(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance
-          ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+def _flow(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance) -> FlowOutcome:
     records, populations, qc, failures, plots = [], [], [], [], []
     for panel in exp.spec.panels:
         stage = f"flow:{panel}"
@@ -77,11 +77,10 @@ def _flow(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance
         prov.steps.setdefault("gating", {})[panel] = {
             "protocol_source": exp.spec.panels[panel].protocol or panel, "samples": gates, "failures": panel_failures}
         prov.steps.setdefault("resolved_gates", {})[panel] = gatingml
-    return records, concat_frames(populations), concat_frames(qc), failures, plots
+    return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
-def _assays(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance
-            ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[dict], list[Path]]:
+def _assays(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance) -> AssayOutcome:
     results, failures, plots = [], [], []
     by_id = {u.stage.split(":", 1)[1]: u for u in units if u.stage.startswith("assay:")}
     for assay in exp.spec.assays:
@@ -96,7 +95,7 @@ def _assays(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenanc
         plots += [Path(p) for p in record["plots"]]
         results.append((assay.id, AssayResult(tables["wells"], tables["curves"], tables["masks"],
                                               settings=record["settings"])))
-    return (*combine_assays(exp, results, prov), failures, plots)
+    return AssayOutcome(*combine_assays(exp, results, prov), failures, plots)
 
 
 def assemble(exp: Experiment, units: Sequence[Unit], cache: Path, out: Path, settings: Settings) -> AnalysisResult:

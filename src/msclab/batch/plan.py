@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import MsclabError
 from ..experiment import Experiment, read_experiment
 from ..experiment.model import Assay, ExperimentSpec, Panel
+from ..flow.fixed import is_strategy_file
 from ..flow.protocols import load_protocol
 from ..pipeline import OUTPUTS, Settings
 from .assemble import Unit
@@ -135,9 +136,13 @@ def _panel_units(plate: str, exp: Experiment, name: str, panel: Panel, settings:
     rows = exp.files(name).reset_index(drop=True)
     rows = rows.assign(sample_id=rows["sample_id"].astype(str))
     try:
-        protocol = load_protocol(panel.protocol or name, base=exp.root)
-        protocol_record, pooled = protocol.model_dump(mode="json"), bool(pooled_gates(protocol))
-        needs = control_needs(protocol, panel.markers, panel.controls)
+        if is_strategy_file(panel.protocol):
+            # Fixed gates, file by file: no sample depends on another; the file's hash keys the cache.
+            protocol_record, pooled, needs = {"strategy": hashes(exp.root / panel.protocol)}, False, []
+        else:
+            protocol = load_protocol(panel.protocol or name, base=exp.root)
+            protocol_record, pooled = protocol.model_dump(mode="json"), bool(pooled_gates(protocol))
+            needs = control_needs(protocol, panel.markers, panel.controls)
     except MsclabError as exc:
         protocol_record, pooled, needs = {"error": str(exc)}, True, []
     records = {r["sample_id"]: _row_record(r, hashes) for r in rows.to_dict("records")}

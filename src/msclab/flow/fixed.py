@@ -15,6 +15,7 @@ import pandas as pd
 from ..errors import MsclabError
 from .gating.run import gate_files
 from .gating.strategy import read_strategy
+from .populations import POPULATION_COLUMNS
 from .qc import MIN_EVENTS
 
 STRATEGY_SUFFIXES = {".xml", ".wsp"}
@@ -55,10 +56,10 @@ def quantify_fixed_panel(experiment, panel_name: str, *, provenance=None, min_ev
             failures[sample_id] = record.error
             continue
         tables.append(record.table.assign(sample_id=sample_id))
-    populations = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    populations = _population_columns(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame()
     readouts = [
         {"sample_id": row.sample_id, "readout": f"flow:{panel_name}:{row.population}:pct_parent",
-         "value": row.pct_parent, "kind": "frequency", "unit": "% of parent",
+         "value": row.pct_parent, "kind": "frequency", "unit": "%",
          "flag": "low_events" if row.parent_count < min_events else "ok", "panel": panel_name,
          "population": row.population, "parent": row.parent, "marker": "", "statistic": "pct_parent",
          "catalogue_id": ""}
@@ -66,3 +67,9 @@ def quantify_fixed_panel(experiment, panel_name: str, *, provenance=None, min_ev
     ] if len(populations) else []
     return PanelResult(panel=panel_name, protocol=None, records=pd.DataFrame(readouts), populations=populations,
                        qc=pd.DataFrame(), failures=failures, resolved={})
+
+
+def _population_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """The engine's per-population table in the columns of every panel (:data:`POPULATION_COLUMNS`)."""
+    table = table.assign(name=table["population"].str.rsplit("/", n=1).str[-1])
+    return table[list(POPULATION_COLUMNS)]

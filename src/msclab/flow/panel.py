@@ -1,6 +1,10 @@
 """Quantify one panel of an experiment: read, gate by protocol, count, and emit readout records.
 
-:func:`quantify_panel` is what ``msclab analyze`` calls per panel. It reads
+:func:`quantify_panel` is the one entry point of flow quantification: ``msclab
+analyze`` calls it per panel and ``msclab batch`` per group of samples. A panel
+whose ``protocol`` is a GatingML 2.0 file or a FlowJo workspace is gated by
+that file's fixed gates (:func:`msclab.flow.fixed.quantify_fixed_panel`);
+otherwise the msclab protocol is resolved on the data. For a protocol it reads
 every file of the panel (a file that cannot be read fails only its sample),
 resolves the panel's protocol on all samples together (so thresholds can come
 from each donor's FMO or unstimulated control), and returns long readout
@@ -29,6 +33,7 @@ import pandas as pd
 from ..errors import MsclabError
 from ..io import open_fcs
 from .gating.gates import BooleanGate
+from .fixed import is_strategy_file, quantify_fixed_panel
 from .gating.gatingml import write_gatingml
 from .gating.overrides import apply_panel_overrides
 from .gating.tree import GateTree
@@ -125,6 +130,8 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
     if panel is None:
         raise MsclabError(f"experiment has no panel {panel_name!r}",
                           hint=f"Its panels are: {', '.join(experiment.spec.panels)}.")
+    if is_strategy_file(panel.protocol):
+        return quantify_fixed_panel(experiment, panel_name, provenance=provenance, min_events=min_events)
     protocol = load_protocol(panel.protocol or panel_name, base=experiment.root)
     samples, failures = _read_samples(experiment, panel_name, panel.markers, protocol, provenance)
     resolution = resolve_protocol(protocol, samples, panel_controls=panel.controls)
