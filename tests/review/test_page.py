@@ -7,6 +7,8 @@ docs/img/review_*.png (shown in docs/review.md).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from pathlib import Path
 
@@ -81,3 +83,7 @@ def test_move_threshold_save_and_reanalyse(study, tmp_path):
     others = [k for k in before.index if k[0] != SAMPLE]
     assert (after.loc[others, "count"] == before.loc[others, "count"]).all()
     assert not after.loc[others, "override"].any()
+    report = (rerun / "report.html").read_text(encoding="utf-8")
+    assert f"{SAMPLE} ({PANEL}; <code>{target}</code>" in report
+    recorded = json.loads((rerun / "provenance.json").read_text())["steps"]["gate_overrides"][PANEL][SAMPLE]
+    assert recorded["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()

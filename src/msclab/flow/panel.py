@@ -131,7 +131,9 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         raise MsclabError(f"experiment has no panel {panel_name!r}",
                           hint=f"Its panels are: {', '.join(experiment.spec.panels)}.")
     if is_strategy_file(panel.protocol):
-        return quantify_fixed_panel(experiment, panel_name, provenance=provenance, min_events=min_events)
+        result = quantify_fixed_panel(experiment, panel_name, provenance=provenance, min_events=min_events)
+        result.populations["override"] = False  # overrides are for protocol panels (validate refuses others)
+        return result
     protocol = load_protocol(panel.protocol or panel_name, base=experiment.root)
     samples, failures = _read_samples(experiment, panel_name, panel.markers, protocol, provenance)
     resolution = resolve_protocol(protocol, samples, panel_controls=panel.controls)

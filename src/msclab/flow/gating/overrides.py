@@ -122,11 +122,16 @@ def check_overrides(experiment) -> list[tuple[Path, str]]:
         ``(file, problem)`` pairs; empty when all are good.
     """
     from ...io import open_fcs
+    from ..fixed import is_strategy_file
 
     problems = []
     for pname, sid, path in find_override_files(experiment.root):
         if pname not in experiment.spec.panels:
             problems.append((path, f"panel {pname!r} is not in the experiment ({', '.join(experiment.spec.panels)})"))
+            continue
+        if is_strategy_file(experiment.spec.panels[pname].protocol):
+            problems.append((path, f"panel {pname!r} is gated by a fixed strategy file, not a protocol: "
+                                   "correct that file instead"))
             continue
         rows = experiment.files(pname)
         rows = rows[rows["sample_id"] == sid]
@@ -240,3 +245,23 @@ def override_problems(experiment_path: str | Path) -> list[MsclabError]:
     return [MsclabError(f"gate override: {problem}", file=path,
                         hint="Fix the file or remove it (it replaces that sample's gates in analyze and batch).")
             for path, problem in check_overrides(read_experiment(experiment_path))]
+
+
+def overrides_of(root: str | Path, panel: str, sample_ids) -> dict[str, Path]:
+    """Sample id -> override file, for the samples of ``panel`` that have one (for cache keys)."""
+    out = {}
+    for sid in sample_ids:
+        try:
+            path = override_path(root, panel, str(sid))
+        except MsclabError:
+            continue  # such an id cannot have an override file
+        if path.is_file():
+            out[str(sid)] = path
+    return out
+
+
+def record_overrides(provenance, panel: str, gates: dict[str, dict]) -> None:
+    """Copy the override records of per-sample gate records into ``steps['gate_overrides'][panel]``."""
+    used = {sid: record["override"] for sid, record in gates.items() if "override" in record}
+    if used:
+        provenance.steps.setdefault("gate_overrides", {})[panel] = used
