@@ -91,3 +91,30 @@ def test_checks_name_every_bad_override(study):
 def test_override_path_refuses_unsafe_names(tmp_path):
     with pytest.raises(MsclabError):
         override_path(tmp_path, PANEL, "../escape")
+
+
+def test_batch_uses_an_override_added_after_a_first_run(study, tmp_path):
+    """The override's hash keys its sample's cached result: adding one recomputes that sample."""
+    import json
+
+    from msclab.batch import run_batch
+    from msclab.pipeline import Settings
+
+    root, out = study
+    settings = Settings(n_boot=100, plots=False)
+    first = run_batch([root], tmp_path / "b", settings=settings, workers=0)
+    assert first.ok
+    tree = _raise_threshold(read_gatingml(out / "gates" / f"{SAMPLE}_{PANEL}.xml"), GATE, 0.05)
+    target = override_path(root, PANEL, SAMPLE)
+    target.parent.mkdir(parents=True)
+    write_gatingml(tree, target)
+    second = run_batch([root], tmp_path / "b", settings=settings, workers=0)
+    assert second.ok and second.computed >= 1
+    folder = next(p for p in (tmp_path / "b").iterdir() if (p / "populations.csv").is_file())
+    pops = _populations(folder).set_index(["sample_id", "name"])
+    fcs = root / read_experiment(root / "experiment.yaml").files(PANEL).set_index("sample_id").loc[SAMPLE, "file"]
+    record, = gate_files([fcs], read_strategy(target))
+    assert pops.loc[(SAMPLE, NAME), "count"] == int(record.table.set_index("gate_id").loc[GATE, "count"])
+    assert set(pops.index[pops["override"].astype(bool)].get_level_values(0)) == {SAMPLE}
+    steps = json.loads((folder / "provenance.json").read_text())["steps"]
+    assert steps["gate_overrides"][PANEL][SAMPLE]["file"] == str(target)
