@@ -118,3 +118,9 @@ def test_batch_uses_an_override_added_after_a_first_run(study, tmp_path):
     assert set(pops.index[pops["override"].astype(bool)].get_level_values(0)) == {SAMPLE}
     steps = json.loads((folder / "provenance.json").read_text())["steps"]
     assert steps["gate_overrides"][PANEL][SAMPLE]["file"] == str(target)
+    from msclab.review.data import ReviewStudy
+
+    cards = ReviewStudy(folder).panel_cards(PANEL)["cards"]
+    assert {c["sample_id"] for c in cards if c["override"]} == {SAMPLE}
+    card = next(c for c in cards if c["sample_id"] == SAMPLE and c["gate"] == GATE)
+    assert card["count"] == pops.loc[(SAMPLE, NAME), "count"]

@@ -22,10 +22,16 @@ def review(
     gates/overrides/<panel>/<sample_id>.xml beside experiment.yaml, which the next
     msclab analyze or batch uses. Ctrl-C stops the server (exit 0).
     """
-    from ..review.server import ReviewServer
+    from ..errors import MsclabError
     from ..review.data import ReviewStudy
+    from ..review.server import ReviewServer
 
-    server = ReviewServer(ReviewStudy(out), port=port)
+    study = ReviewStudy(out)
+    try:
+        server = ReviewServer(study, port=port)
+    except OSError as exc:
+        raise MsclabError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror})",
+                          hint="Pick another --port, or 0 for a free one.") from None
     try:
         typer.echo(f"Review page: {server.url}")
         typer.echo("Press Ctrl-C to stop.")
