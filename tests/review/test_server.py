@@ -88,3 +88,17 @@ def test_ctrl_c_stops_cleanly(study):
     assert proc.returncode == 0, (out, err)
     assert out.strip().splitlines()[-1] == "Review server stopped."
     assert "Traceback" not in err and err.strip() == ""
+
+
+def test_confidence_from_gate_qc(study):
+    """Rows of gate_qc.csv (gate labels as the protocol names them) reach their cards."""
+    out = study[1]
+    (out / "gate_qc.csv").write_text(
+        "sample_id,panel,gate,method,confidence,flag,reason\n"
+        "D1_pbmc,treg,FoxP3+,threshold,0.31,low_confidence,shallow valley\n"
+        "D2_pbmc,treg,FoxP3+,threshold,0.95,,deep valley\n")
+    cards = {(c["sample_id"], c["gate"]): c for c in ReviewStudy(out).panel_cards("treg")["cards"]}
+    assert cards[("D1_pbmc", "FoxP3pos")]["confidence"] == 0.31
+    assert cards[("D1_pbmc", "FoxP3pos")]["flag"] == "low_confidence"
+    assert cards[("D2_pbmc", "FoxP3pos")]["confidence"] == 0.95
+    assert cards[("D2_msc10", "FoxP3pos")]["confidence"] is None

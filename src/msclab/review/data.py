@@ -27,6 +27,7 @@ from ..flow.gating.gates import BooleanGate, EllipsoidGate, PolygonGate, Quadran
 from ..flow.gating.gatingml import read_gatingml, write_gatingml
 from ..flow.gating.overrides import find_override_files, override_path
 from ..flow.gating.tree import GateTree
+from ..flow.protocols.sample import safe_id
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
 #: Bins per axis of a density image.
@@ -154,7 +155,7 @@ class ReviewStudy:
             return {"confidence": None, "flag": "", "reason": ""}
         qc = self.gate_qc
         hit = qc[(qc["sample_id"].astype(str) == sid) & (qc["panel"].astype(str) == panel)
-                 & qc["gate"].astype(str).isin([pop.id, pop.name])]
+                 & qc["gate"].astype(str).map(lambda g: g in (pop.id, pop.name) or safe_id(g) == pop.id)]
         if hit.empty:
             return {"confidence": None, "flag": "", "reason": ""}
         row = hit.iloc[0]
