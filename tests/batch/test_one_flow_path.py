@@ -3,7 +3,9 @@
 A study whose Th-ICS panel is gated by a GatingML 2.0 file (the resolved gate
 tree ``analyze`` exported for one sample, used as fixed gates for every file)
 and whose Treg panel keeps its msclab protocol gives identical tables in
-``analyze``, ``batch`` serial and ``batch --workers 2``.
+``analyze``, ``batch`` serial and ``batch --workers 2``; a panel gated by a
+FlowJo workspace gives identical tables in ``analyze`` and ``batch``, with the
+counts FlowJo stored.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def _check_fixed_panel(out, reference):
     ref = pd.read_csv(reference / "populations.csv")
     mine = pops[(pops["sample_id"] == "D1_pbmc") & (pops["panel"] == "th_ics")].set_index("population")["count"]
     theirs = ref[(ref["sample_id"] == "D1_pbmc") & (ref["panel"] == "th_ics")].set_index("population")["count"]
-    # (the GatingML ids spell populations as ids: "CD45pos/T_cells" for "CD45+/T cells")
-    assert len(mine) == len(theirs) and sorted(mine) == sorted(theirs)
+    # One name everywhere: the exported GatingML keeps the readable names ("CD45+/T cells", not "CD45pos/T_cells").
+    assert len(mine) and mine.to_dict() == theirs.to_dict()
     # The protocol panel is untouched.
     pd.testing.assert_frame_equal(pops[pops["panel"] == "treg"].reset_index(drop=True),
                                   ref[ref["panel"] == "treg"].reset_index(drop=True))
@@ -61,3 +63,29 @@ def test_gatingml_panel_is_the_same_with_two_workers(gatingml_study, tmp_path):
     result = run_batch([gatingml_study], tmp_path / "batch", settings=SETTINGS, workers=2)
     assert result.ok, result.failures
     assert_same_tables(tmp_path / "analyze", tmp_path / "batch" / "study")
+
+
+@pytest.mark.shared_data
+def test_flowjo_panel_is_the_same_in_analyze_and_serial_batch(shared_data, tmp_path):
+    """A panel whose protocol is a FlowJo workspace: ``batch`` gates it (it used to refuse the file)."""
+    from msclab.flow.gating.workspace import flowjo_counts
+
+    diamond = shared_data / "flowjo_workspaces" / "flowkit_simple_diamond"
+    folder = tmp_path / "study"
+    folder.mkdir()
+    shutil.copy(diamond / "test_data_diamond_01.fcs", folder / "test_data_diamond_01.fcs")
+    shutil.copy(diamond / "test_data_diamond_asinh_rect.wsp", folder / "gates.wsp")
+    pd.DataFrame([{"sample_id": "s1", "file": "test_data_diamond_01.fcs", "panel": "p", "donor": "D1", "condition": "PBMC"}]).to_csv(
+        folder / "samplesheet.csv", index=False)
+    manifest = {"name": "FlowJo panel", "samplesheet": "samplesheet.csv",
+                "panels": {"p": {"markers": {"channel_A": "A", "channel_B": "B"}, "protocol": "gates.wsp"}}}
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(manifest))
+    assert analyze(folder / "experiment.yaml", tmp_path / "analyze", SETTINGS).failures.empty
+    result = run_batch([folder], tmp_path / "batch", settings=SETTINGS, workers=0)
+    assert result.ok, result.failures
+    assert_same_tables(tmp_path / "analyze", tmp_path / "batch" / "study",
+                       ("readouts.csv", "populations.csv", "failures.csv"))
+    pops = pd.read_csv(tmp_path / "batch" / "study" / "populations.csv").set_index("population")["count"]
+    truth = flowjo_counts(folder / "gates.wsp")
+    truth = truth[truth["population"] != "/"].set_index("population")["count"]
+    assert len(truth) and pops.reindex(truth.index).tolist() == truth.tolist()

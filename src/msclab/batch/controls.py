@@ -6,7 +6,8 @@ and places generation 0 of a proliferation dye from the unstimulated control.
 With every gate fitted per sample (``group_by: sample``) a sample's gates
 therefore depend only on its own events and on those control samples (and,
 transitively, on their controls). This module finds that set without reading
-any event, with the same matching rules as the resolver: a control is its own
+any event, with the resolver's own matching function
+(:func:`msclab.flow.protocols.matching.match_controls`): a control is its own
 control; otherwise the controls that share the first ``match`` column
 (``donor``, then ``plate``) with the sample; otherwise every control of the
 kind. When a marker cannot be identified from the panel (no detector ->
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..flow.protocols import Protocol, Threshold, normalise_marker
+from ..flow.protocols.matching import field_text, match_controls
 from ..flow.protocols.schema import DividedGate, QuadrantGate, ThresholdGate
 
 
@@ -112,19 +114,9 @@ def control_needs(protocol: Protocol, markers: Mapping[str, str], controls: Mapp
     return list(dict.fromkeys(n for n in needs if n is not None))
 
 
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-
-
 def is_control(row: Mapping[str, object]) -> bool:
     """True for a samplesheet row of a control sample (any ``control_type``)."""
-    return bool(_text(row.get("control_type")))
-
-
-def _matches(row: Mapping[str, object], need: ControlNeed) -> bool:
-    if _text(row.get("control_type")) != need.kind:
-        return False
-    return need.kind != "fmo" or normalise_marker(_text(row.get("control_for"))) == need.marker
+    return bool(field_text(row.get("control_type")))
 
 
 def controls_of(sample: str, rows: pd.DataFrame, needs: Sequence[ControlNeed]) -> list[str]:
@@ -146,18 +138,9 @@ def controls_of(sample: str, rows: pd.DataFrame, needs: Sequence[ControlNeed]) -
         if need.kind is None:
             found.update(everyone)
             continue
-        candidates = [sid for sid, r in by_id.items() if _matches(r, need)]
-        if sample in candidates:
-            continue
-        own = by_id[sample]
-        for column in need.match:
-            value = _text(own.get(column))
-            same = [c for c in candidates if value and _text(by_id[c].get(column)) == value]
-            if same:
-                found.update(same)
-                break
-        else:
-            found.update(candidates)
+        controls, how = match_controls(sample, by_id[sample], by_id, need.kind, need.marker, need.match)
+        if how != "self":
+            found.update(controls)
     found.discard(sample)
     return [sid for sid in by_id if sid in found]
 

@@ -147,7 +147,8 @@ class _Reader:
                     shape = self.ellipsoid(element, dims, where)
         except ValueError as exc:
             raise self.error(str(exc), where) from None
-        return [Population(gid, shape, parent)]
+        name = element.findtext(f"{_D}custom_info/{NAME_TAG}") or ""
+        return [Population(gid, shape, parent, name=name.strip())]
 
     def ellipsoid(self, element: ET.Element, dims: tuple[Dimension, ...], where: str) -> EllipsoidGate:
         mean_el = element.find(f"{_G}mean")
@@ -193,6 +194,10 @@ class _Reader:
         refs = tuple((r.get(f"{_G}ref", ""), r.get(f"{_G}use-as-complement", "false").lower() == "true")
                      for r in ops[0].findall(f"{_G}gateReference"))
         return BooleanGate(_local(ops[0].tag), refs)
+
+
+#: Element inside a gate's ``data-type:custom_info`` holding the population's readable name.
+NAME_TAG = "population-name"
 
 
 def _local(tag: str) -> str:
@@ -350,6 +355,10 @@ def _gate_element(pop: Population, tree: GateTree) -> ET.Element:
     if pop.parent is not None:
         attrs[f"{_G}parent_id"] = pop.parent
     el = ET.Element(f"{_G}{type(gate).__name__}", attrs)
+    if pop.name != pop.id and not isinstance(gate, QuadrantGate):
+        # The readable name of the tables ("T cells") beside the XML id ("T_cells"): reading it back restores it.
+        info = ET.SubElement(el, f"{_D}custom_info")
+        ET.SubElement(info, NAME_TAG).text = pop.name
     if isinstance(gate, RectangleGate):
         for dim, (lo, hi) in zip(gate.dimensions, gate.bounds):
             bounds = {}

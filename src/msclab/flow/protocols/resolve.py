@@ -27,6 +27,7 @@ from ..gating.engine import Events, gate_events
 from ..gating.gates import BooleanGate, EllipsoidGate, Gate, PolygonGate, RectangleGate
 from ..gating.tree import GateTree, Population
 from . import resolvers
+from .matching import match_controls
 from .sample import SampleEvents, normalise_marker, safe_id
 from .schema import (
     ROOT, BooleanSpec, ClusterGate, DividedGate, GateSpec, PolygonSpec, Protocol, QuadrantGate, RectangleSpec,
@@ -388,24 +389,10 @@ class _Run:
 
         A control sample is its own control. Otherwise controls of the same
         ``match`` columns (tried in order) are used, then any control of the
-        kind in the run (pooled).
+        kind in the run (pooled); see :func:`~msclab.flow.protocols.matching.match_controls`.
         """
-        def is_control(other: str) -> bool:
-            info = self.resolved[other].events.info
-            if str(info.get("control_type", "") or "") != kind:
-                return False
-            return kind != "fmo" or normalise_marker(str(info.get("control_for", "") or "")) == marker_key
-
-        candidates = [c for c in self.alive() if is_control(c)]
-        if sid in candidates:
-            return [sid], "self"
-        info = self.resolved[sid].events.info
-        for column in match:
-            value = str(info.get(column, "") or "")
-            same = [c for c in candidates if value and str(self.resolved[c].events.info.get(column, "") or "") == value]
-            if same:
-                return same, column
-        return candidates, "any" if candidates else ""
+        others = {c: self.resolved[c].events.info for c in self.alive()}
+        return match_controls(sid, self.resolved[sid].events.info, others, kind, marker_key, match)
 
     # -- final check ---------------------------------------------------------------------------
     def verify(self) -> None:
