@@ -258,8 +258,9 @@ def _gate_coordinates(pop) -> list[tuple]:
         return [tuple(b[0] for b in shape.bounds), tuple(b[1] for b in shape.bounds)]
     if isinstance(shape, PolygonGate):
         return list(shape.vertices)
-    if isinstance(shape, EllipsoidGate):
-        return [tuple(shape.mean)]
+    if isinstance(shape, EllipsoidGate):  # the ellipse's bounding box
+        half = np.sqrt(shape.distance_square * np.diag(np.asarray(shape.covariance, dtype=float)))
+        return [tuple(np.asarray(shape.mean) - half), tuple(np.asarray(shape.mean) + half)]
     return []
 
 
