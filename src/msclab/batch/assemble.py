@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..assay.quantification import AssayResult
 from ..experiment import Experiment
+from ..flow.gating.overrides import record_overrides
 from ..pipeline import (AnalysisResult, AssayOutcome, FlowOutcome, Settings, combine_assays, concat_frames,
                         finish_analysis, start_provenance)
 from ..provenance import Provenance
@@ -77,6 +78,7 @@ def _flow(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance)
         prov.steps.setdefault("gating", {})[panel] = {
             "protocol_source": exp.spec.panels[panel].protocol or panel, "samples": gates, "failures": panel_failures}
         prov.steps.setdefault("resolved_gates", {})[panel] = gatingml
+        record_overrides(prov, panel, gates)
     return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from ..errors import MsclabError
 from ..experiment import Experiment, read_experiment
 from ..experiment.model import Assay, ExperimentSpec, Panel
+from ..flow.gating.overrides import overrides_of
 from ..flow.protocols import load_protocol
 from ..flow.protocols.loader import is_strategy_file
 from ..pipeline import OUTPUTS, Settings
@@ -146,6 +147,8 @@ def _panel_units(plate: str, exp: Experiment, name: str, panel: Panel, settings:
     except MsclabError as exc:
         protocol_record, pooled, needs = {"error": str(exc)}, True, []
     records = {r["sample_id"]: _row_record(r, hashes) for r in rows.to_dict("records")}
+    for sid, path in overrides_of(exp.root, name, records).items():  # a gate override keys its sample's result
+        records[sid]["override_sha256"] = hashes(path)
     shared = [records[r["sample_id"]] for r in rows.to_dict("records") if pooled or is_control(r)]
     panel_key = digest("flow", name, panel.model_dump(mode="json"), protocol_record, settings.plots, shared)
     keys = {sid: digest(panel_key, records[sid]) for sid in rows["sample_id"]}

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fcs": ("fcs", "Look inside flow cytometry (FCS) files."),
     "assay": ("assay", "Cytokine assays (ELISA, Luminex, Bio-Plex, bead arrays): standard curves and "
                        "concentrations."),
+    "review": ("review", "Review every sample's gates in a local web page, and correct them."),
     "batch": ("batch", "Analyse many experiments (plates, studies) on Dask, resumably, with a run registry."),
 }
 #: The command modules, each imported on first use.

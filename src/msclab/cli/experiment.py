@@ -49,6 +49,7 @@ def validate(
     do) and exits with code 2 if there is any; exit 0 when all is well.
     """
     from ..experiment import validate_experiment
+    from ..flow.gating.overrides import override_problems
     from ..flow.protocols.plan import experiment_gate_plans, format_plan
 
     experiment = find_experiment(experiment)
@@ -59,6 +60,7 @@ def validate(
         console.print(f"panel {panel!r}: gate plan", highlight=False, markup=False)
         for line in format_plan(plan):
             console.print(f"  {line}", highlight=False, markup=False)
+    problems = problems or override_problems(experiment)  # gates/overrides/ (docs/review.md)
     if problems:
         console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
         for problem in problems:

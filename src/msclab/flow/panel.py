@@ -39,6 +39,7 @@ from .batch_normalisation import normalise_events
 from .gating.gates import BooleanGate
 from .fixed import quantify_fixed_panel
 from .result import PanelResult
+from .gating.overrides import apply_panel_overrides
 from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
 from .protocols.loader import is_strategy_file, load_protocol
@@ -84,7 +85,9 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         raise MsclabError(f"experiment has no panel {panel_name!r}",
                           hint=f"Its panels are: {', '.join(experiment.spec.panels)}.")
     if is_strategy_file(panel.protocol):
-        return quantify_fixed_panel(experiment, panel_name, provenance=provenance, min_events=min_events)
+        result = quantify_fixed_panel(experiment, panel_name, provenance=provenance, min_events=min_events)
+        result.populations["override"] = False  # overrides are for protocol panels (validate refuses others)
+        return result
     protocol = load_protocol(panel.protocol or panel_name, base=experiment.root)
     samples, failures = _read_samples(experiment, panel_name, panel.markers, protocol, provenance)
     if panel.normalisation is not None:
@@ -94,10 +97,11 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
             provenance.steps.setdefault("normalisation", {})[panel_name] = record
     resolution = resolve_protocol(protocol, samples, panel_controls=panel.controls)
     failures.update(resolution.failures)
+    overridden = apply_panel_overrides(experiment, panel_name, resolution.samples, failures, provenance)
 
     tables, qcs, records = [], [], []
     for rs in resolution.samples.values():
-        table = population_table(rs)
+        table = population_table(rs).assign(override=rs.events.sample_id in overridden)
         tables.append(table)
         qcs += [acquisition_qc(rs.events), population_qc(table, min_events)]
         records += _records(rs, table, protocol, panel_name, min_events)
