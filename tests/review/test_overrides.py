@@ -14,7 +14,7 @@ from msclab.cli import app
 from msclab.errors import MsclabError
 from msclab.experiment import read_experiment
 from msclab.flow.gating import read_gatingml, read_strategy, write_gatingml
-from msclab.flow.gating.overrides import check_overrides, load_overrides, override_path
+from msclab.flow.overrides import check_overrides, load_overrides, override_path
 from msclab.flow.gating.run import gate_files
 from msclab.flow.panel import quantify_panel
 from msclab.provenance import Provenance

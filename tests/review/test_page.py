@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from msclab.cli import app
 from msclab.experiment import read_experiment
-from msclab.flow.gating.overrides import override_path
+from msclab.flow.overrides import override_path
 from msclab.pipeline import Settings, analyze
 from msclab.review.data import ReviewStudy
 from msclab.review.server import ReviewServer

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from msclab.flow.gating import read_gatingml
-from msclab.flow.gating.overrides import override_path
+from msclab.flow.overrides import override_path
 from msclab.review.data import ReviewStudy
 from msclab.review.server import ReviewServer
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..assay.quantification import AssayResult
 from ..experiment import Experiment
-from ..flow.gating.overrides import record_overrides
+from ..flow.overrides import record_overrides
 from ..pipeline import (AnalysisResult, AssayOutcome, FlowOutcome, Settings, combine_assays, concat_frames,
                         finish_analysis, start_provenance)
 from ..provenance import Provenance

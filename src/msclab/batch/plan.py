@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import MsclabError
 from ..experiment import Experiment, read_experiment
 from ..experiment.model import Assay, ExperimentSpec, Panel
-from ..flow.gating.overrides import overrides_of
+from ..flow.overrides import overrides_of
 from ..flow.protocols import load_protocol
 from ..flow.protocols.loader import is_strategy_file
 from ..pipeline import OUTPUTS, Settings

@@ -49,7 +49,7 @@ def validate(
     do) and exits with code 2 if there is any; exit 0 when all is well.
     """
     from ..experiment import validate_experiment
-    from ..flow.gating.overrides import override_problems
+    from ..flow.overrides import override_problems
     from ..flow.protocols.plan import experiment_gate_plans, format_plan
 
     experiment = find_experiment(experiment)

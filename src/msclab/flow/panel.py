@@ -39,7 +39,7 @@ from .batch_normalisation import normalise_events
 from .gating.gates import BooleanGate
 from .fixed import quantify_fixed_panel
 from .result import PanelResult
-from .gating.overrides import apply_panel_overrides
+from .overrides import apply_panel_overrides
 from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
 from .protocols.loader import is_strategy_file, load_protocol

@@ -25,7 +25,7 @@ from ..errors import MsclabError
 from ..flow.gating.engine import Events, _Values, gate_events
 from ..flow.gating.gates import BooleanGate, EllipsoidGate, PolygonGate, QuadrantGate, RectangleGate
 from ..flow.gating.gatingml import read_gatingml, write_gatingml
-from ..flow.gating.overrides import find_override_files, override_path
+from ..flow.overrides import find_override_files, override_path
 from ..flow.gating.tree import GateTree
 from ..flow.protocols.sample import safe_id
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._files import sha256_file
-from ...errors import MsclabError
-from .engine import Events, gate_events
-from .gatingml import read_gatingml
-from .tree import GateTree
+from .._files import sha256_file
+from ..errors import MsclabError
+from .gating.engine import Events, gate_events
+from .gating.gatingml import read_gatingml
+from .gating.tree import GateTree
 
 #: Folder of the overrides, relative to the experiment's folder.
 OVERRIDES_DIR = Path("gates") / "overrides"
@@ -121,8 +121,8 @@ def check_overrides(experiment) -> list[tuple[Path, str]]:
     list
         ``(file, problem)`` pairs; empty when all are good.
     """
-    from ...io import open_fcs
-    from ..fixed import is_strategy_file
+    from ..io import open_fcs
+    from .protocols.loader import is_strategy_file
 
     problems = []
     for pname, sid, path in find_override_files(experiment.root):
@@ -191,7 +191,7 @@ def apply_override(sample, override: Override) -> None:
 
 def _dimension_names(tree: GateTree) -> set[str]:
     """Channel names the gates of a tree read (ratio dimensions resolved to their two channels)."""
-    from .gates import BooleanGate
+    from .gating.gates import BooleanGate
 
     names = set()
     for pop in tree:
@@ -240,7 +240,7 @@ def apply_panel_overrides(experiment, panel: str, samples: dict, failures: dict[
 
 def override_problems(experiment_path: str | Path) -> list[MsclabError]:
     """:func:`check_overrides` of a (valid) experiment file, as errors for ``msclab validate``."""
-    from ...experiment import read_experiment
+    from ..experiment import read_experiment
 
     return [MsclabError(f"gate override: {problem}", file=path,
                         hint="Fix the file or remove it (it replaces that sample's gates in analyze and batch).")
