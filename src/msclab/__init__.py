@@ -19,5 +19,6 @@ except metadata.PackageNotFoundError:  # running from a source tree without inst
 from . import io  # noqa: E402
 from .errors import MsclabError  # noqa: E402
 from .experiment import Experiment, read_experiment  # noqa: E402
+from . import plan  # noqa: E402  (callable package: msclab.plan(...) returns the plan table)
 
-__all__ = ["Experiment", "MsclabError", "__version__", "io", "read_experiment"]
+__all__ = ["Experiment", "MsclabError", "__version__", "io", "plan", "read_experiment"]

@@ -17,7 +17,7 @@ import typer
 from .. import __version__
 from ._common import GuardedGroup, state
 
-COMMAND_MODULES = ("experiment", "simulate", "catalogue", "fcs", "gate", "assay", "batch")
+COMMAND_MODULES = ("experiment", "simulate", "catalogue", "fcs", "gate", "assay", "batch", "plan")
 
 app = typer.Typer(
     name="msclab",
