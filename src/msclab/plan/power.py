@@ -41,6 +41,17 @@ def wilson_interval(successes: np.ndarray, n: int, confidence: float = 0.95) -> 
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
+def verdict_codes(donor_effects: np.ndarray, sign: int, threshold: float, rule: str = "estimate") -> np.ndarray:
+    """Return ``analyze``'s verdict code (1 concordant, -1 discordant, 0 inconclusive) of every simulated experiment.
+
+    ``donor_effects`` has one row per simulated experiment and one column per
+    donor; each row gets the paired-t CI of :func:`msclab.stats.paired.t_stats`
+    and the verdict of :func:`msclab.compare.verdicts.classify`.
+    """
+    ts = t_stats(donor_effects)
+    return classify(sign, ts.mean, ts.ci_low, ts.ci_high, threshold, rule)
+
+
 def contrast_name(ratio: str) -> str:
     """``"1:10"`` -> ``"msc_1to10"`` (the contrast names of ``msclab init`` and ``example_data``)."""
     return "msc_" + ratio.replace(":", "to")
@@ -125,8 +136,7 @@ def plan(
             alt = donor_effects(model, weight, **common)
             null = donor_effects(model, weight, null=True, **common)
             for d in design.donors:
-                codes = [classify(rule.sign, ts.mean, ts.ci_low, ts.ci_high, rule.threshold, design.rule)
-                         for ts in (t_stats(alt[:, :d]), t_stats(null[:, :d]))]
+                codes = [verdict_codes(x[:, :d], rule.sign, rule.threshold, design.rule) for x in (alt, null)]
                 k = int((codes[0] == 1).sum())
                 low, high = wilson_interval(np.array(k), design.n_sim)
                 rows.append({

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .sources import CONCENTRATION, FREQUENCY, PROLIFERATION, EffectModel
+from .sources import CONCENTRATION, FREQUENCY, NORMAL, PROLIFERATION, EffectModel
 
 _LN2 = math.log(2.0)
 
@@ -63,6 +63,9 @@ def donor_effects(
     shape, arm = (n_sim, donors, 1), (n_sim, donors, replicates)
     effect = np.zeros(shape) if null or model.size == 0 else model.size + model.donor_sd * rng.standard_normal(shape)
     effect = weight * effect
+
+    if model.kind == NORMAL:
+        return effect[:, :, 0]
 
     def culture() -> np.ndarray:
         return np.exp(model.culture_sd * rng.standard_normal(arm))

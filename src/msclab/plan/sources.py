@@ -24,6 +24,8 @@ from ..simulate.elisa import KITS
 from ..simulate.subsets import CULTURE_SD
 
 FREQUENCY, PROLIFERATION, CONCENTRATION = "frequency", "proliferation", "concentration"
+#: A plain paired design: donor effects normal around the effect, no technical noise (for checks).
+NORMAL = "normal"
 
 #: Share of acquired events that are live single CD4 / CD8 T cells in the simulated study:
 #: lymphocytes after debris, doublet, dead-cell and MSC exclusion (heuristic 0.55) x T of
@@ -46,7 +48,8 @@ class EffectModel:
         Catalogue id.
     kind
         ``frequency`` (a population % of its parent), ``proliferation`` (% divided) or
-        ``concentration`` (a supernatant cytokine).
+        ``concentration`` (a supernatant cytokine); ``normal`` is a plain paired
+        design (donor effects normal with SD ``donor_sd``, no technical noise).
     size
         Effect at MSC:PBMC 1:10 as planted: log2 ratio for frequencies and
         concentrations, fraction of division removed for proliferation.
