@@ -188,11 +188,13 @@ def from_analysis(folder: str | Path, base: dict[str, EffectModel] | None = None
     models = dict(base or default_models())
     notes: list[str] = []
     pops = _read(folder, "populations.csv", ("sample_id", "population", "count"))
+    events = None
     if pops is not None:
-        models, more = _parent_shares(pops, models, folder)
+        models, more, events = _parent_shares(pops, models, folder)
         notes += more
     else:
-        notes.append(f"{folder}/populations.csv missing: events per parent from the defaults")
+        notes.append(f"{folder}/populations.csv missing: events per parent from the defaults, "
+                     "20,000 events per tube assumed when splitting the donor SD")
     conc = _read(folder, "concentrations.csv", ("sample_id", "sample_type", "analyte", "concentration", "flag"))
     if conc is not None:
         models, more = _assay(conc, models, folder)
@@ -208,22 +210,18 @@ def from_analysis(folder: str | Path, base: dict[str, EffectModel] | None = None
         if eid not in models:
             continue
         m = models[eid]
-        sizes, sds = [], []
-        for row in rows.to_dict("records"):
-            w = _ratio_weight_of(row)
-            if w <= 0:
-                continue
-            est = float(row["estimate"]) / (100.0 if m.kind == PROLIFERATION else 1.0)
-            sizes.append(est / w)
-            sd = float(row.get("sd_donors", np.nan))
-            if np.isfinite(sd):
-                sd = sd / (100.0 if m.kind == PROLIFERATION else 1.0)
-                events = float(row.get("_events", 0)) or None
-                tech = technical_sd(m, w, events)
-                sds.append(math.sqrt(max(sd**2 - tech**2, 0.0)) / w)
-        if not sizes:
+        weights = [(row, _ratio_weight_of(row)) for row in rows.to_dict("records")]
+        weights = [(row, w) for row, w in weights if w > 0]
+        per = 100.0 if m.kind == PROLIFERATION else 1.0
+        if not weights:
             continue
-        size = float(np.mean(sizes))
+        size = float(np.mean([float(row["estimate"]) / per / w for row, w in weights]))
+        sds = []
+        for row, w in weights:
+            sd = float(row.get("sd_donors", np.nan)) / per
+            if np.isfinite(sd):
+                tech = technical_sd(replace(m, size=size), w, events)
+                sds.append(math.sqrt(max(sd**2 - tech**2, 0.0)) / w)
         donor_sd = float(np.median(sds)) if sds else m.donor_sd
         label = ", ".join(sorted(set(rows["contrast"].astype(str))))
         models[eid] = replace(m, size=size, donor_sd=donor_sd,
@@ -233,12 +231,12 @@ def from_analysis(folder: str | Path, base: dict[str, EffectModel] | None = None
     return models, notes
 
 
-def _parent_shares(pops, models: dict[str, EffectModel], folder: Path) -> tuple[dict[str, EffectModel], list[str]]:
+def _parent_shares(pops, models: dict[str, EffectModel], folder: Path) -> tuple[dict[str, EffectModel], list[str], float | None]:
     pops = pops.assign(population=pops["population"].astype(str), depth=pops["population"].astype(str).str.count("/"))
     top = pops[pops["depth"] == pops.groupby("sample_id")["depth"].transform("min")]
     total = float(top.groupby("sample_id")["count"].max().median())
     leaf = pops["population"].str.rsplit("/", n=1).str[-1].str.lower()
-    notes, shares = [], {}
+    notes, shares = [f"{total:,.0f} events per tube in the top gate (populations.csv, median over samples)"], {}
     for parent in ("CD4", "CD8"):
         hits = pops[leaf.isin({parent.lower(), f"{parent.lower()}+", f"{parent.lower()} t", f"{parent.lower()}_t"})]
         if total > 0 and len(hits):
@@ -252,7 +250,7 @@ def _parent_shares(pops, models: dict[str, EffectModel], folder: Path) -> tuple[
         out[eid] = replace(m, parent_share=shares[parent],
                            source=m.source + f"; events per {parent} from {folder}/populations.csv") \
             if parent in shares else m
-    return out, notes
+    return out, notes, (total if total > 0 else None)
 
 
 def _assay(conc, models: dict[str, EffectModel], folder: Path) -> tuple[dict[str, EffectModel], list[str]]:
