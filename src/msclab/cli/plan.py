@@ -57,9 +57,11 @@ def plan(
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
     for r in result.recommendation.itertuples():
-        reach = f"{int(r.donors)} donors, {r.events:,} events (power {r.power:.2f})" if r.donors == r.donors and r.donors \
-            else f"not reached (best power {r.power:.2f})"
-        console.print(f"{r.effect_id} {r.contrast}: 80% power at {reach}", highlight=False)
+        if r.donors == r.donors and r.donors:
+            console.print(f"{r.effect_id} {r.contrast}: 80% power with {int(r.donors)} donors, {r.events:,} events "
+                          f"(power {r.power:.2f})", highlight=False)
+        else:
+            console.print(f"{r.effect_id} {r.contrast}: 80% power not reached (best {r.power:.2f})", highlight=False)
     worst = result.table["false_call_rate"].max() if len(result.table) else float("nan")
     console.print(f"Highest false-call rate with no effect: {worst:.3f}. Wrote {out / 'plan.csv'} and {out / 'plan.html'}")
 
