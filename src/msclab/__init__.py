@@ -35,7 +35,7 @@ __getattr__, __dir__, __all__ = attach(
         "Settings": ".pipeline",
         "AnalysisResult": ".pipeline",
     },
-    ("assay", "batch", "catalogue", "compare", "experiment", "flow", "io", "normalise", "pipeline", "pl",
+    ("assay", "batch", "catalogue", "compare", "experiment", "flow", "io", "normalise", "pipeline", "pl", "plan",
      "readouts", "report", "simulate", "stats"),
 )
 __all__ = [*__all__, "__version__"]

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "assay": ("assay", "Cytokine assays (ELISA, Luminex, Bio-Plex, bead arrays): standard curves and "
                        "concentrations."),
     "review": ("review", "Review every sample's gates in a local web page, and correct them."),
+    "plan": ("plan", "Power of `msclab analyze` to call each MSC effect, by donors x ratios x replicates x "
+                     "events."),
     "batch": ("batch", "Analyse many experiments (plates, studies) on Dask, resumably, with a run registry."),
 }
 #: The command modules, each imported on first use.
