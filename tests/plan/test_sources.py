@@ -10,7 +10,8 @@ import pytest
 
 from msclab.errors import MsclabError
 from msclab.plan.simulator import technical_sd
-from msclab.plan.sources import default_models, from_analysis
+from msclab.plan.calibration import from_analysis
+from msclab.plan.sources import default_models
 
 
 def _write_analysis(folder, rng):

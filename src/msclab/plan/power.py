@@ -92,7 +92,7 @@ def plan(
         Donors, ratios, replicates, events, effects, simulations; default :class:`PlanDesign`.
     models
         Endpoint models (:func:`~msclab.plan.sources.default_models` or
-        :func:`~msclab.plan.sources.from_analysis`).
+        :func:`~msclab.plan.calibration.from_analysis`).
     context
         Catalogue context of the verdicts.
     skipped

@@ -12,7 +12,8 @@ from .._files import atomic_write
 from .design import PlanDesign
 from .power import PLAN_COLUMNS, recommend
 from .power import plan as _power_table
-from .sources import EffectModel, default_models, from_analysis
+from .calibration import from_analysis
+from .sources import EffectModel, default_models
 
 
 @dataclass
