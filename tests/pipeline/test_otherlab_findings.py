@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from msclab.assay.quantify import quantify
+from msclab.assay.quantification import quantify
 from msclab.experiment import validate_experiment
 from msclab.io.assay import read_assay
 from msclab.normalise.controls import paired_effects

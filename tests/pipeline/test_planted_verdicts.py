@@ -25,7 +25,11 @@ def test_planted_study_gets_the_planted_verdicts(tmp_path):
     truth = simulate_study(tmp_path / "study", StudyDesign(donors=8, events=8000, seed=21))
     rows = _scored(analyze(tmp_path / "study" / "experiment.yaml", tmp_path / "out", SETTINGS))
     measured = rows[rows["verdict"] != "literature_conflicting"]
-    planted = measured["effect_id"].map(truth["effects"])
+    effects = dict(truth["effects"])
+    # Total T-cell division follows its planted CD4 and CD8 parts (both planted the same way).
+    assert effects["t_prolif_cd4"] == effects["t_prolif_cd8"]
+    effects["t_prolif_total"] = effects["t_prolif_cd4"]
+    planted = measured["effect_id"].map(effects)
     expected = planted.map({"up": "concordant", "down": "concordant", "none": "inconclusive"})
     # Planted in the literature's direction -> concordant (the simulator plants every scored effect that way).
     assert (planted.isin(["up", "down"]) & (planted == measured["expected"])).all()

@@ -44,7 +44,7 @@ def test_move_threshold_save_and_reanalyse(study, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(srv.url)
             page.wait_for_selector(".card")
-            assert "No gate_qc.csv" in page.inner_text("#note")
+            assert "No gate_qc.csv" not in page.inner_text("#note")  # confidence colours the cards
             page.screenshot(path=str(IMG / "review_grid.png"))
             page.select_option("#gate", GATE)
             page.click(f".card[data-sample='{SAMPLE}'][data-gate='{GATE}']")

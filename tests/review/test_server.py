@@ -10,6 +10,7 @@ import threading
 import urllib.error
 import urllib.request
 
+import pandas as pd
 import pytest
 
 from msclab.flow.gating import read_gatingml
@@ -57,8 +58,11 @@ def test_panel_data_and_save(server, study):
     root, out = study
     status, body = _get(server, "/api/panel?name=treg")
     data = json.loads(body)
-    assert status == 200 and data["gate_qc"] is False
+    assert status == 200 and data["gate_qc"] is True
     card = next(c for c in data["cards"] if c["sample_id"] == "D2_pbmc" and c["gate"] == "FoxP3pos")
+    qc = pd.read_csv(out / "gate_qc.csv")
+    row = qc[(qc["sample_id"] == "D2_pbmc") & (qc["panel"] == "treg") & (qc["gate"] == "FoxP3+")]
+    assert len(row) == 1 and card["confidence"] == pytest.approx(float(row["confidence"].iloc[0]))
     assert sum(map(sum, card["density"])) == card["parent_count"] > 0
     (lo, hi), = card["bounds"]
     shape = {"type": "rectangle", "bounds": [[lo + 0.02, hi]]}

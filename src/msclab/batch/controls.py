@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..flow.protocols import Protocol, Threshold, normalise_marker
 from ..flow.protocols.matching import field_text, match_controls
+from ..flow.protocols.plan import gate_plan, panel_lookup
 from ..flow.protocols.schema import DividedGate, QuadrantGate, ThresholdGate
 
 
@@ -102,8 +103,13 @@ def control_needs(protocol: Protocol, markers: Mapping[str, str], controls: Mapp
         The panel's marker -> control type map (``experiment.yaml`` ``controls``).
     """
     panel_controls = {normalise_marker(k): v for k, v in controls.items()}
+    # Gates the panel skips (optional, markers absent) look up no control.
+    skipped = ({p.gate for p in gate_plan(protocol, panel_lookup(markers)) if p.status == "skip"}
+               if markers else set())
     needs: list[ControlNeed | None] = []
     for gate in protocol.gates:
+        if (",".join(gate.names) if isinstance(gate, QuadrantGate) else gate.name) in skipped:
+            continue
         if isinstance(gate, ThresholdGate):
             needs.append(_threshold_need(gate.threshold, gate.x, markers, panel_controls))
         elif isinstance(gate, QuadrantGate):

@@ -155,7 +155,8 @@ class ReviewStudy:
             return {"confidence": None, "flag": "", "reason": ""}
         qc = self.gate_qc
         hit = qc[(qc["sample_id"].astype(str) == sid) & (qc["panel"].astype(str) == panel)
-                 & qc["gate"].astype(str).map(lambda g: g in (pop.id, pop.name) or safe_id(g) == pop.id)]
+                 & qc["gate"].astype(str).map(lambda g: any(part in (pop.id, pop.name) or safe_id(part) == pop.id
+                                                           for part in (g, *g.split(","))))]
         if hit.empty:
             return {"confidence": None, "flag": "", "reason": ""}
         row = hit.iloc[0]
