@@ -27,10 +27,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..flow.protocols import Protocol, Threshold, normalise_marker
+from ..flow.channels import ChannelIndex, normalise_marker
+from ..flow.protocols import Protocol, Threshold
 from ..flow.protocols.matching import field_text, match_controls
-from ..flow.protocols.plan import gate_plan, panel_lookup
-from ..flow.protocols.schema import DividedGate, QuadrantGate, ThresholdGate
+from ..flow.protocols.plan import gate_plan
+from ..flow.protocols.schema import DividedGate, QuadrantSpec, ThresholdGate, gate_label
 
 
 @dataclass(frozen=True)
@@ -56,27 +57,14 @@ class ControlNeed:
 
 def pooled_gates(protocol: Protocol) -> list[str]:
     """Return the gates fitted on events pooled over a plate or donor (``group_by`` other than ``sample``)."""
-    return [",".join(g.names) if isinstance(g, QuadrantGate) else g.name
-            for g in protocol.gates if g.group_by != "sample"]
+    return [gate_label(g) for g in protocol.gates if g.group_by != "sample"]
 
 
-def _marker_key(spec: str, markers: Mapping[str, str]) -> str | None:
-    """The normalised marker a gate's ``x``/``y`` names, as :meth:`SampleEvents.channel` finds it."""
-    names = {normalise_marker(m) for m in markers.values()}
-    for option in spec.split("|"):
-        key = normalise_marker(option)
-        if key in names:
-            return key
-        if option.strip() in markers:
-            return normalise_marker(markers[option.strip()])
-    return None
-
-
-def _threshold_need(th: Threshold, axis: str, markers: Mapping[str, str],
+def _threshold_need(th: Threshold, axis: str, panel: ChannelIndex,
                     panel_controls: Mapping[str, str]) -> ControlNeed | None:
     if th.method != "control":
         return None
-    key = _marker_key(axis, markers)
+    key = panel.marker_key(axis)  # the marker SampleEvents.channel finds, in the panel's map
     if th.control == "panel":
         if key is None:
             return ControlNeed(None, None, tuple(th.match))
@@ -103,18 +91,19 @@ def control_needs(protocol: Protocol, markers: Mapping[str, str], controls: Mapp
         The panel's marker -> control type map (``experiment.yaml`` ``controls``).
     """
     panel_controls = {normalise_marker(k): v for k, v in controls.items()}
+    panel = ChannelIndex.of_panel(markers)
     # Gates the panel skips (optional, markers absent) look up no control.
-    skipped = ({p.gate for p in gate_plan(protocol, panel_lookup(markers)) if p.status == "skip"}
+    skipped = ({p.gate for p in gate_plan(protocol, panel.has) if p.status == "skip"}
                if markers else set())
     needs: list[ControlNeed | None] = []
     for gate in protocol.gates:
-        if (",".join(gate.names) if isinstance(gate, QuadrantGate) else gate.name) in skipped:
+        if gate_label(gate) in skipped:
             continue
         if isinstance(gate, ThresholdGate):
-            needs.append(_threshold_need(gate.threshold, gate.x, markers, panel_controls))
-        elif isinstance(gate, QuadrantGate):
-            needs += [_threshold_need(gate.x_threshold, gate.x, markers, panel_controls),
-                      _threshold_need(gate.y_threshold, gate.y, markers, panel_controls)]
+            needs.append(_threshold_need(gate.threshold, gate.x, panel, panel_controls))
+        elif isinstance(gate, QuadrantSpec):
+            needs += [_threshold_need(gate.x_threshold, gate.x, panel, panel_controls),
+                      _threshold_need(gate.y_threshold, gate.y, panel, panel_controls)]
         elif isinstance(gate, DividedGate):
             needs.append(ControlNeed("unstimulated", None, tuple(gate.match)))
     return list(dict.fromkeys(n for n in needs if n is not None))

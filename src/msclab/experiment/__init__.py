@@ -170,7 +170,7 @@ def read_experiment(path: str | PathLike[str], *, allow: Iterable[str | PathLike
     sheet_path = path.parent / spec.samplesheet
     sheet = read_samplesheet(sheet_path).drop(columns="_line")
     sheet["file"] = [str((sheet_path.parent / f).resolve()) if f else "" for f in sheet["file"]]
-    sheet["well"] = sheet["well"].map(normalise_well)
+    sheet["well"] = [normalise_well(w) or w for w in sheet["well"]]  # validated: a well or empty
     sheet["control_type"] = sheet["control_type"].str.lower()
     sheet["ratio"] = sheet["msc_ratio"].map(parse_ratio).astype(float)
     return Experiment(path=path, spec=spec, samplesheet=sheet, unreadable=unreadable)

@@ -102,7 +102,7 @@ def draft_experiment(
             "file": os.path.relpath(path, out),
             "panel": panel,
             "plate": _first(keywords, "$CARRIERID", "$PLATEID", "$PLATENAME", "PLATE NAME", "PLATE ID"),
-            "well": normalise_well(well) if well else "",
+            "well": (normalise_well(well) or well) if well else "",
             "donor": TODO,
             "condition": TODO,
             "msc_ratio": TODO,

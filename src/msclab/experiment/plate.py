@@ -1,4 +1,9 @@
-"""Plate geometry: well names and which wells exist on a plate."""
+"""Plate geometry: which wells exist on a plate.
+
+Well names are spelled by :func:`msclab.io.wells.normalise_well` (re-exported
+here with :func:`~msclab.io.wells.parse_well`), the one function every reader
+and the samplesheet use.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import re
 import string
 from dataclasses import dataclass
 
-_WELL = re.compile(r"^\s*([A-Za-z]{1,2})\s*0*(\d{1,3})\s*$")
+from ..io.wells import normalise_well, parse_well
+
 _WELL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-Pa-p])0?([1-9]|1[0-9]|2[0-4])(?![0-9])")
 
 
@@ -43,23 +49,7 @@ class PlateFormat:
 PLATE_FORMATS = {96: PlateFormat(8, 12), 384: PlateFormat(16, 24)}
 
 
-def parse_well(well: str) -> tuple[int, int] | None:
-    """Parse ``"B03"`` into ``(1, 3)`` (zero-based row, one-based column); None if not a well name."""
-    match = _WELL.match(str(well))
-    if not match:
-        return None
-    letters, number = match.group(1).upper(), int(match.group(2))
-    if len(letters) == 2:  # 1536-well style rows AA..AF are not supported here
-        return None
-    return string.ascii_uppercase.index(letters), number
-
-
-def normalise_well(well: str) -> str:
-    """Return the canonical well name (``"b03"`` -> ``"B3"``); the input if it is not a well name."""
-    parsed = parse_well(well)
-    if parsed is None:
-        return str(well)
-    return f"{string.ascii_uppercase[parsed[0]]}{parsed[1]}"
+__all__ = ["PLATE_FORMATS", "PlateFormat", "find_well", "normalise_well", "parse_well"]
 
 
 def find_well(text: str) -> str | None:

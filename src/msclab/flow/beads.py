@@ -312,7 +312,7 @@ def read_bead_plate(source: str | PathLike[str], panel: BeadPanel | str | PathLi
         level, well_in_name, sample = _parse_name(path.stem, panel)
         sample = keywords.get("$SRC", "").strip() or sample
         well = next((keywords[k].strip() for k in _WELL_KEYWORDS if keywords.get(k, "").strip()), None)
-        well = normalise_well(well) if well else well_in_name or path.stem
+        well = (normalise_well(well) or well) if well else well_in_name or path.stem
         if well in seen:
             raise MsclabError(f"well {well} is named by two files ({seen[well].name} and {path.name})", file=source,
                               hint="Give each well's file its own $WELLID or a well name in its file name.")

@@ -44,8 +44,8 @@ from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
 from .protocols.loader import is_strategy_file, load_protocol
 from .protocols.resolve import ResolvedSample, resolve_protocol
-from .protocols.sample import SampleEvents, normalise_marker, safe_id
-from .protocols.schema import DividedGate, Protocol, QuadrantGate
+from .protocols.sample import SampleEvents, safe_id
+from .protocols.schema import DividedGate, Protocol, QuadrantSpec
 from .qc import MIN_EVENTS, QC_COLUMNS, acquisition_qc, population_qc
 
 _PROLIFERATION_UNITS = {"pct_divided": "%", "precursor_pct_divided": "%", "division_index": "divisions",
@@ -153,7 +153,7 @@ def _report_specs(protocol: Protocol) -> dict[str, Any]:
     """Population name -> the spec that reports it (gate or quadrant)."""
     out: dict[str, Any] = {}
     for gate in protocol.gates:
-        if isinstance(gate, QuadrantGate):
+        if isinstance(gate, QuadrantSpec):
             out.update({q.name: q for q in gate.quadrants})
         else:
             out[gate.name] = gate
@@ -251,8 +251,7 @@ def _omitted_channel(rs: ResolvedSample) -> str | None:
     info = rs.events.info
     if str(info.get("control_type", "") or "") != "fmo" or not info.get("control_for"):
         return None
-    key = normalise_marker(str(info["control_for"]))
-    return next((ch for ch, m in rs.events.markers.items() if normalise_marker(m) == key), None)
+    return rs.events.index.find(str(info["control_for"]))
 
 
 def _depends_on(rs: ResolvedSample, name: str, channel: str) -> bool:

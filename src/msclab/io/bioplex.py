@@ -19,7 +19,8 @@ from msclab.errors import AssayFileError
 from msclab.io.assay_export import AssayExport
 from msclab.io.layout import classify_sample
 from msclab.io.plate_reader._table import tidy_table
-from msclab.io.plate_reader._wells import normalise_well, parse_value
+from msclab.io.plate_reader._wells import parse_value
+from msclab.io.wells import normalise_well
 from msclab.io.plate_reader.grid import xlsx_sheets
 
 _SHEET = re.compile(r"^(?P<analyte>.*?)\s*\((?P<region>\d+)\)\s*$")

@@ -27,7 +27,8 @@ import pandas as pd
 from msclab.errors import AssayFileError
 from msclab.io.assay_export import AssayExport
 from msclab.io.plate_reader._text import read_text, sniff_delimiter, split_rows, trim
-from msclab.io.plate_reader._wells import normalise_well, parse_value, well_sort_key
+from msclab.io.plate_reader._wells import parse_value
+from msclab.io.wells import normalise_well, well_sort_key
 from msclab.io.plate_reader.grid import grid_columns, read_grid_block, xlsx_sheets
 
 _STANDARD = re.compile(r"^(?:STD|S|Standard)\s*(\d+)?$", re.IGNORECASE)

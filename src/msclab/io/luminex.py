@@ -24,7 +24,8 @@ from msclab.io.assay_export import AssayExport
 from msclab.io.layout import classify_sample
 from msclab.io.plate_reader._table import tidy_table
 from msclab.io.plate_reader._text import DELIMITER_NAMES, read_text, split_rows, trim
-from msclab.io.plate_reader._wells import normalise_well, parse_value
+from msclab.io.plate_reader._wells import parse_value
+from msclab.io.wells import normalise_well
 
 _LOCATION = re.compile(r"^(\d+)\((\d+),\s*([A-Pa-p]\d{1,2})\)$")
 _SPLIT_LOCATION = (re.compile(r"^\d+\(\d+$"), re.compile(r"^[A-Pa-p]\d{1,2}\)$"))

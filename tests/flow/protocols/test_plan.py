@@ -12,7 +12,8 @@ import pytest
 import msclab
 from msclab.flow.panel import quantify_panel
 from msclab.flow.protocols.loader import load_protocol
-from msclab.flow.protocols.plan import experiment_gate_plans, gate_plan, panel_lookup
+from msclab.flow.channels import ChannelIndex
+from msclab.flow.protocols.plan import experiment_gate_plans, gate_plan
 from msclab.flow.qc import GATE_QC_COLUMNS, gate_confidence, gate_qc
 from msclab.provenance import Provenance
 
@@ -29,7 +30,7 @@ def _status(plan):
 
 
 def test_treg_without_a_dye_skips_only_the_optional_gates():
-    plan = gate_plan(load_protocol("treg"), panel_lookup(OMIP053))
+    plan = gate_plan(load_protocol("treg"), ChannelIndex.of_panel(OMIP053).has)
     status = _status(plan)
     assert status["CD4 divided"] == status["CD8 divided"] == "skip"
     assert all(status[g] == "run" for g in ("Lymphocytes", "CD4,CD8", "CD25hi CD127lo", "FoxP3+", "Treg"))
@@ -37,7 +38,7 @@ def test_treg_without_a_dye_skips_only_the_optional_gates():
 
 
 def test_missing_core_marker_is_missing_and_gates_below_are_skipped():
-    plan = gate_plan(load_protocol("treg"), panel_lookup([m for m in OMIP053 if m != "CD127"]))
+    plan = gate_plan(load_protocol("treg"), ChannelIndex.of_panel([m for m in OMIP053 if m != "CD127"]).has)
     by_gate = {g.gate: g for g in plan}
     assert by_gate["CD25hi CD127lo"].status == "missing" and "CD127" in by_gate["CD25hi CD127lo"].reason
     assert by_gate["Treg"].status == "skip" and "CD25hi CD127lo" in by_gate["Treg"].reason

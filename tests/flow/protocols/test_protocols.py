@@ -9,7 +9,7 @@ import yaml
 
 from msclab.errors import MsclabError
 from msclab.flow.protocols import builtin_protocols, load_protocol, normalise_marker
-from msclab.flow.protocols.schema import QuadrantGate
+from msclab.flow.protocols.schema import QuadrantSpec
 
 SHIPPED = {"pregate", "msc_carryover", "th_ics", "treg", "tfh", "b_cells", "nk", "cd8_ctl", "dc", "macrophage",
            "msc_identity", "mouse_lineage"}
@@ -30,7 +30,7 @@ def test_every_shipped_protocol_loads_with_references():
         assert protocol.gates, name
         for gate in protocol.gates:
             assert gate.reference, f"{name}: a gate has no reference"
-            entries = gate.quadrants if isinstance(gate, QuadrantGate) else [gate]
+            entries = gate.quadrants if isinstance(gate, QuadrantSpec) else [gate]
             for entry in entries:
                 assert entry.catalogue_id is None or entry.catalogue_id in ids, f"{name}: {entry.catalogue_id}"
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import MsclabError
+from ..channels import ChannelIndex
 from ..compensation import Spillover, spillover_from_anndata, spillover_from_fcs
 from ..transforms import Ratio
 from .gates import FCS, UNCOMPENSATED, BooleanGate, Dimension
@@ -150,23 +151,20 @@ class _Values:
     def __init__(self, tree: GateTree, events: Events) -> None:
         self.tree = tree
         self.events = events
-        self._index = {name: i for i, name in enumerate(events.channels)}
-        for i, marker in enumerate(events.markers):
-            if marker:
-                self._index.setdefault(marker, i)
-        for i, name in enumerate(events.channels):
-            self._index.setdefault(name.replace("/", "_"), i)  # FlowJo writes '/' as '_'
+        self._column_of = {name: i for i, name in enumerate(events.channels)}
+        self._index = ChannelIndex(events.channels, dict(zip(events.channels, events.markers)))
         self._cache: dict[tuple, np.ndarray] = {}
 
     def _column(self, name: str) -> int:
-        try:
-            return self._index[name]
-        except KeyError:
+        """Column of a gate's dimension name: a channel, a marker, or FlowJo's ``FL1_A`` for ``FL1/A``."""
+        channel = self._index.find(name)
+        if channel is None:
             raise MsclabError(
                 f"a gate uses the channel {name!r}, which the sample does not have",
                 where=self.events.sample_id or None,
                 hint=f"The sample's channels are: {', '.join(self.events.channels)}.",
-            ) from None
+            )
+        return self._column_of[channel]
 
     def _cached(self, key: tuple, compute) -> np.ndarray:
         if key not in self._cache:

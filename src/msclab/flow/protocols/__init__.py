@@ -7,9 +7,10 @@ data-driven gates fitted on the sample, its plate or donor, or its control).
 The language is documented in ``docs/protocols.md``.
 """
 
+from ..channels import normalise_marker
 from .loader import builtin_protocols, is_protocol_file, load_protocol
 from .resolve import Resolution, ResolvedSample, resolve_protocol
-from .sample import SampleEvents, normalise_marker
+from .sample import SampleEvents
 from .schema import Protocol, Threshold
 
 __all__ = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .sample import normalise_marker
+from ..channels import normalise_marker
 
 
 def field_text(value: object) -> str:

@@ -5,25 +5,22 @@ gate whose markers the panel lacks is skipped when it is optional, and so is
 every gate below it (its children, and boolean gates using it); a missing
 core marker is an error. :func:`gate_plan` gives the plan for any way of
 asking "does the panel have this marker?": the experiment's panel
-(``msclab validate``) or one sample's channels (gating).
+(``msclab validate``; ``ChannelIndex.of_panel(markers).has``) or one sample's
+channels (gating), both by :class:`msclab.flow.channels.ChannelIndex`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Literal
 
 from ...errors import MsclabError
-from .sample import normalise_marker
-from .schema import BooleanSpec, GateSpec, Protocol, QuadrantGate, gate_markers
-
-#: Channel names every cytometer file has; a panel's marker list does not name them.
-_INSTRUMENT = ("FSC", "SSC", "TIME")
-
+from ..channels import ChannelIndex
+from .schema import BooleanSpec, GateSpec, Protocol, QuadrantSpec, gate_label, gate_markers
 
 @dataclass(frozen=True)
 class PlannedGate:
@@ -51,12 +48,8 @@ class PlannedGate:
     reason: str = ""
 
 
-def _label(gate: GateSpec) -> str:
-    return ",".join(gate.names) if isinstance(gate, QuadrantGate) else gate.name
-
-
 def _read_markers(gate: GateSpec) -> list[str]:
-    mfi = [m for q in gate.quadrants for m in q.mfi] if isinstance(gate, QuadrantGate) else list(gate.mfi)
+    mfi = [m for q in gate.quadrants for m in q.mfi] if isinstance(gate, QuadrantSpec) else list(gate.mfi)
     return gate_markers(gate) + mfi
 
 
@@ -73,7 +66,7 @@ def gate_plan(protocol: Protocol, available: Callable[[str], bool]) -> list[Plan
     blocked: dict[str, str] = {}
     plan = []
     for gate in protocol.gates:
-        names = tuple(gate.names) if isinstance(gate, QuadrantGate) else (gate.name,)
+        names = tuple(gate.names) if isinstance(gate, QuadrantSpec) else (gate.name,)
         uses = [gate.parent] + ([ref.lstrip("!") for ref in gate.of] if isinstance(gate, BooleanSpec) else [])
         above = next((u for u in uses if u in blocked), None)
         missing = [m for m in dict.fromkeys(_read_markers(gate)) if not available(m)]
@@ -87,26 +80,8 @@ def gate_plan(protocol: Protocol, available: Callable[[str], bool]) -> list[Plan
             status, reason = "run", ""
         if status != "run":
             blocked.update({n: reason if above is None else blocked[above] for n in names})
-        plan.append(PlannedGate(_label(gate), names, not gate.optional, status, reason))
+        plan.append(PlannedGate(gate_label(gate), names, not gate.optional, status, reason))
     return plan
-
-
-def panel_lookup(markers: Mapping[str, str] | Iterable[str]) -> Callable[[str], bool]:
-    """Return ``available`` for a panel described by its markers (detector -> marker, or names).
-
-    Detector names count too, and scatter and time channels (``FSC-*``,
-    ``SSC-*``, ``Time``) are taken to be present, as every file has them.
-    """
-    names = set(markers.items()) if isinstance(markers, Mapping) else {(m, m) for m in markers}
-    known = {normalise_marker(v) for pair in names for v in pair}
-
-    def available(spec: str) -> bool:
-        for option in spec.split("|"):
-            option = option.strip()
-            if normalise_marker(option) in known or option.upper().startswith(_INSTRUMENT):
-                return True
-        return False
-    return available
 
 
 def experiment_gate_plans(manifest: str | PathLike[str]) -> tuple[dict[str, list[PlannedGate]], list[MsclabError]]:
@@ -137,7 +112,7 @@ def experiment_gate_plans(manifest: str | PathLike[str]) -> tuple[dict[str, list
         except MsclabError as exc:
             problems.append(exc)
             continue
-        plans[name] = gate_plan(protocol, panel_lookup(panel.markers))
+        plans[name] = gate_plan(protocol, ChannelIndex.of_panel(panel.markers).has)
         for gate in plans[name]:
             if gate.status == "missing":
                 problems.append(MsclabError(

@@ -23,16 +23,17 @@ import numpy as np
 
 from ...errors import MsclabError
 from .. import proliferation as prolif
+from ..channels import normalise_marker
 from ..gating.engine import Events, gate_events
 from ..gating.gates import BooleanGate, Gate, PolygonGate, RectangleGate
 from ..gating.tree import GateTree, Population
 from . import resolvers
 from .matching import match_controls
 from .plan import PlannedGate, gate_plan
-from .sample import SampleEvents, normalise_marker, safe_id
+from .sample import SampleEvents, safe_id
 from .schema import (
-    ROOT, BooleanSpec, ClusterGate, DividedGate, GateSpec, PolygonSpec, Protocol, QuadrantGate, RectangleSpec,
-    SingletsGate, Threshold, ThresholdGate,
+    ROOT, BooleanSpec, ClusterGate, DividedGate, GateSpec, PolygonSpec, Protocol, QuadrantSpec, RectangleSpec,
+    SingletsGate, Threshold, ThresholdGate, gate_label,
 )
 
 
@@ -122,11 +123,7 @@ def _has(events: SampleEvents, marker: str) -> bool:
     return True
 
 
-def _label(spec: GateSpec) -> str:
-    return ",".join(spec.names) if isinstance(spec, QuadrantGate) else spec.name
-
-
-def _keeps(spec: QuadrantGate, axis: str) -> str:
+def _keeps(spec: QuadrantSpec, axis: str) -> str:
     """The side most of a quadrant gate's populations keep on one axis (for single-peak cuts)."""
     signs = [getattr(q, axis) for q in spec.quadrants]
     return "above" if signs.count("+") >= signs.count("-") else "below"
@@ -162,7 +159,7 @@ class _Run:
         """Alive samples that run ``spec``; the others record why it is skipped."""
         out = []
         for sid in self.alive():
-            planned = self.plans[sid][_label(spec)]
+            planned = self.plans[sid][gate_label(spec)]
             if planned.status == "skip":
                 self.resolved[sid].skipped[planned.gate] = planned.reason
             else:
@@ -171,7 +168,7 @@ class _Run:
 
     def fail(self, sid: str, spec: GateSpec, exc: Exception) -> None:
         message = exc.message if isinstance(exc, MsclabError) else str(exc)
-        self.failures.setdefault(sid, f"gate {_label(spec)!r}: {message}")
+        self.failures.setdefault(sid, f"gate {gate_label(spec)!r}: {message}")
 
     def groups(self, spec: GateSpec) -> list[list[str]]:
         if spec.group_by == "sample":
@@ -227,7 +224,7 @@ class _Run:
     # -- dispatch ------------------------------------------------------------------------------
     def resolve(self, spec: GateSpec) -> None:
         handler = {ClusterGate: self._cluster, SingletsGate: self._singlets, ThresholdGate: self._threshold,
-                   QuadrantGate: self._quadrant, DividedGate: self._divided, BooleanSpec: self._boolean,
+                   QuadrantSpec: self._quadrant, DividedGate: self._divided, BooleanSpec: self._boolean,
                    RectangleSpec: self._rectangle, PolygonSpec: self._polygon}[type(spec)]
         for members in self.groups(spec):
             try:
@@ -289,7 +286,7 @@ class _Run:
                      {**self.base_record(spec, sid, [spec.x], members), "keep": spec.keep, "resolved": record})
         self._each(spec, members, apply)
 
-    def _quadrant(self, spec: QuadrantGate, members: list[str]) -> None:
+    def _quadrant(self, spec: QuadrantSpec, members: list[str]) -> None:
         x_cuts = self.thresholds(spec.x_threshold, spec.x, spec.parent, members, _keeps(spec, "x"))
         y_cuts = self.thresholds(spec.y_threshold, spec.y, spec.parent, members, _keeps(spec, "y"))
 
@@ -298,7 +295,7 @@ class _Run:
             dims = (ev.dimension(ev.channel(spec.x)), ev.dimension(ev.channel(spec.y)))
             (xv, x_record), (yv, y_record) = _cut(x_cuts[sid]), _cut(y_cuts[sid])
             record = {**self.base_record(spec, sid, [spec.x, spec.y], members),
-                      "resolved": {"x": x_record, "y": y_record}, "_label": _label(spec)}
+                      "resolved": {"x": x_record, "y": y_record}, "_label": gate_label(spec)}
             for quadrant in spec.quadrants:
                 bounds = ((xv, None) if quadrant.x == "+" else (None, xv), (yv, None) if quadrant.y == "+" else (None, yv))
                 self.add(sid, quadrant.name, spec.parent, RectangleGate(dims, bounds), dict(record))

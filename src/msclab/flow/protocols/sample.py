@@ -1,7 +1,8 @@
 """One sample's events as the resolvers see them: markers by name, compensated and transformed.
 
-Markers are found by name through the panel's detector -> marker map, so a
-protocol works on any instrument. Values are compensated with the file's own
+Markers are found by name through the panel's detector -> marker map
+(:class:`msclab.flow.channels.ChannelIndex`), so a protocol works on any
+instrument. Values are compensated with the file's own
 spillover keyword (GatingML ``"FCS"``) and transformed with the protocol's
 scale (logicle for fluorescence, linear for scatter), exactly as the gating
 engine will evaluate the exported gate tree.
@@ -19,18 +20,13 @@ import numpy as np
 import pandas as pd
 
 from ...errors import MsclabError
+from ..channels import ChannelIndex
 from ..compensation import Spillover, spillover_from_anndata, spillover_from_fcs
 from ..gating.gates import FCS, Dimension
 from ..transforms import Asinh, Linear, Logicle, Transform
 from .schema import TransformSpec, Transforms
 
 _SCATTER = ("FSC", "SSC")
-
-
-def normalise_marker(name: str) -> str:
-    """Return a marker name reduced for matching: ``IFN-γ``, ``IFNg`` and ``ifn-g`` all give ``ifng``."""
-    text = name.lower().replace("γ", "g").replace("α", "a").replace("gamma", "g").replace("alpha", "a")
-    return re.sub(r"[^a-z0-9]", "", text)
 
 
 def safe_id(name: str) -> str:
@@ -75,6 +71,7 @@ class SampleEvents:
     _values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _transforms: dict[str, Transform] = field(default_factory=dict, repr=False)
     _compensated_block: np.ndarray | None = field(default=None, repr=False)
+    _index: ChannelIndex | None = field(default=None, repr=False)
 
     @classmethod
     def from_anndata(cls, adata, sample_id: str, markers: Mapping[str, str] | None = None,
@@ -118,6 +115,13 @@ class SampleEvents:
         """Number of events."""
         return int(self.data.shape[0])
 
+    @property
+    def index(self) -> ChannelIndex:
+        """The sample's channels by marker or channel name (built once)."""
+        if self._index is None:
+            self._index = ChannelIndex(self.channels, self.markers)
+        return self._index
+
     def channel(self, spec: str) -> str:
         """Return the channel of a marker (``"CD3"``; alternatives ``"Viability|L/D"``) or channel name.
 
@@ -126,16 +130,9 @@ class SampleEvents:
         MsclabError
             When no alternative matches a marker or channel of the sample.
         """
-        by_marker = {normalise_marker(m): d for d, m in self.markers.items() if d in self.channels}
-        by_channel = {normalise_marker(c): c for c in self.channels}
-        for option in spec.split("|"):
-            key = normalise_marker(option)
-            if key in by_marker:
-                return by_marker[key]
-            if option.strip() in self.channels:
-                return option.strip()
-            if key in by_channel:
-                return by_channel[key]
+        found = self.index.find(spec)
+        if found is not None:
+            return found
         raise MsclabError(
             f"the protocol needs the marker {spec!r}, which this sample's panel does not have",
             where=self.sample_id,

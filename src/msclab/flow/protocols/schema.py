@@ -200,8 +200,12 @@ class Quadrant(_Strict):
     mfi: list[str] = Field(default_factory=list)
 
 
-class QuadrantGate(_Strict):
-    """Two thresholds; each listed quadrant becomes a population (``optional`` as for other gates)."""
+class QuadrantSpec(_Strict):
+    """Two thresholds; each listed quadrant becomes a population (``optional`` as for other gates).
+
+    The protocol's description of a quadrant gate; the resolver turns it into
+    the gating engine's :class:`msclab.flow.gating.QuadrantGate`.
+    """
 
     method: Literal["quadrant"]
     parent: str = ROOT
@@ -262,7 +266,7 @@ class PolygonSpec(_Gate):
 
 
 GateSpec = Annotated[
-    ClusterGate | SingletsGate | ThresholdGate | QuadrantGate | DividedGate | BooleanSpec | RectangleSpec
+    ClusterGate | SingletsGate | ThresholdGate | QuadrantSpec | DividedGate | BooleanSpec | RectangleSpec
     | PolygonSpec,
     Field(discriminator="method"),
 ]
@@ -318,7 +322,7 @@ class Protocol(_Strict):
         """Every population the gates define, in order."""
         names: list[str] = []
         for gate in self.gates:
-            names += gate.names if isinstance(gate, QuadrantGate) else [gate.name]
+            names += gate.names if isinstance(gate, QuadrantSpec) else [gate.name]
         return names
 
     def check_tree(self) -> None:
@@ -332,7 +336,7 @@ class Protocol(_Strict):
         seen: set[str] = {ROOT}
         for gate in self.gates:
             if gate.parent not in seen:
-                raise ValueError(f"gate {_label(gate)!r}: parent {gate.parent!r} is not defined before it")
+                raise ValueError(f"gate {gate_label(gate)!r}: parent {gate.parent!r} is not defined before it")
             if isinstance(gate, BooleanSpec):
                 for ref in gate.of:
                     if ref.lstrip("!") not in seen - {ROOT}:
@@ -341,7 +345,7 @@ class Protocol(_Strict):
                     raise ValueError(f"gate {gate.name!r}: 'not' takes exactly one gate")
                 if gate.op != "not" and len(gate.of) < 2:
                     raise ValueError(f"gate {gate.name!r}: '{gate.op}' takes at least two gates")
-            names = gate.names if isinstance(gate, QuadrantGate) else [gate.name]
+            names = gate.names if isinstance(gate, QuadrantSpec) else [gate.name]
             for name in names:
                 if name in seen:
                     raise ValueError(f"gate name {name!r} is used twice")
@@ -359,5 +363,6 @@ def gate_markers(gate: GateSpec) -> list[str]:
     return [a for a in axes if a]
 
 
-def _label(gate: GateSpec) -> str:
-    return ",".join(gate.names) if isinstance(gate, QuadrantGate) else gate.name
+def gate_label(gate: GateSpec) -> str:
+    """A gate's label: its name, or a quadrant gate's populations joined by commas (``CD4,CD8``)."""
+    return ",".join(gate.names) if isinstance(gate, QuadrantSpec) else gate.name

@@ -1,40 +1,12 @@
-"""Well names, plate shapes and cell values shared by every assay reader."""
+"""Cell values shared by every assay reader (well names: :mod:`msclab.io.wells`)."""
 
 from __future__ import annotations
 
 import math
 import re
 
-#: Row letters of the largest supported plate (384 wells).
-ROW_LETTERS = "ABCDEFGHIJKLMNOP"
-
-#: Plate shapes by number of columns: columns -> rows.
-ROWS_FOR_COLUMNS = {12: 8, 24: 16}
-
-_WELL = re.compile(r"^\s*([A-Pa-p])\s*0*(\d{1,2})\s*$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
-
-
-def well_name(row: int, column: int) -> str:
-    """Well name from a zero-based row index and a one-based column: ``(1, 3) -> "B3"``."""
-    return f"{ROW_LETTERS[row]}{column}"
-
-
-def normalise_well(text: str) -> str | None:
-    """Return ``"B3"`` for ``"B3"``, ``"b03"`` or ``" B 3 "``; None when not a well name."""
-    match = _WELL.match(str(text))
-    if not match:
-        return None
-    column = int(match.group(2))
-    if not 1 <= column <= 24:
-        return None
-    return f"{match.group(1).upper()}{column}"
-
-
-def well_sort_key(well: str) -> tuple[int, int]:
-    """Sort wells row-major: A1, A2, ..., B1."""
-    return ROW_LETTERS.index(well[0]), int(well[1:])
 
 
 def parse_value(cell: object, *, decimal_comma: bool = False) -> tuple[float, str | None]:

@@ -19,7 +19,8 @@ from msclab.errors import AssayFileError
 from msclab.io.assay_export import AssayExport
 from msclab.io.plate_reader._table import tidy_table
 from msclab.io.plate_reader._text import read_text, split_rows, trim
-from msclab.io.plate_reader._wells import ROW_LETTERS, parse_value, well_name
+from msclab.io.plate_reader._wells import parse_value
+from msclab.io.wells import ROW_LETTERS, well_name
 from msclab.io.plate_reader.dual_wavelength import correct_plates
 from msclab.io.plate_reader.grid import DEFAULT_ANALYTE
 

@@ -17,13 +17,8 @@ from msclab.errors import AssayFileError
 from msclab.io.assay_export import AssayExport
 from msclab.io.plate_reader._table import tidy_table
 from msclab.io.plate_reader._text import read_text, sniff_delimiter, split_rows, trim
-from msclab.io.plate_reader._wells import (
-    ROW_LETTERS,
-    ROWS_FOR_COLUMNS,
-    parse_value,
-    wavelength_of,
-    well_name,
-)
+from msclab.io.plate_reader._wells import parse_value, wavelength_of
+from msclab.io.wells import ROW_LETTERS, ROWS_FOR_COLUMNS, well_name
 from msclab.io.plate_reader.dual_wavelength import correct_plates
 
 #: Analyte name used when neither the file nor the caller names one.

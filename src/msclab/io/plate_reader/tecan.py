@@ -15,7 +15,8 @@ from pathlib import Path
 from msclab.errors import AssayFileError
 from msclab.io.assay_export import AssayExport
 from msclab.io.plate_reader._table import tidy_table
-from msclab.io.plate_reader._wells import normalise_well, parse_value, wavelength_of
+from msclab.io.plate_reader._wells import parse_value, wavelength_of
+from msclab.io.wells import normalise_well
 from msclab.io.plate_reader.dual_wavelength import correct_plates
 from msclab.io.plate_reader.grid import DEFAULT_ANALYTE, grid_columns, read_grid, xlsx_sheets
 
