@@ -143,11 +143,12 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if exp.files(panel).empty:
             continue
         try:
-            result = quantify_panel(exp, panel, plots_dir=plots_dir, provenance=prov)
+            result = quantify_panel(exp, panel, plots_dir=plots_dir)
         except MsclabError as exc:
             failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": str(exc)}
                          for s in exp.files(panel)["sample_id"]]
             continue
+        prov.record(result.provenance)
         records.append(result.records)
         populations.append(result.populations.assign(panel=panel))
         qc.append(result.qc.assign(panel=panel))
@@ -189,8 +190,7 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
         for leniency in export.leniencies:
             prov.add_leniency(path, leniency)
         result = quantify(export, model=settings.curve_model, weighting=settings.weighting, unit=assay.unit)
-        prov.steps.setdefault("assays", {})[assay.id] = {"settings": result.settings,
-                                                       "masks": result.masks.to_dict("records")}
+        prov.record(result.provenance(assay.id))
         if plots_dir is not None:
             plots += save_curve_plots(result, plots_dir / "curves" / assay.id)
         results.append((assay.id, result))

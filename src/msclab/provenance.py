@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ._files import atomic_write, sha256_file
 
@@ -23,6 +23,13 @@ DEPENDENCIES = (
     "numpy", "scipy", "pandas", "flowkit", "flowio", "flowutils", "anndata", "scanpy",
     "scikit-learn", "xarray", "pydantic", "dask", "distributed", "matplotlib", "pyarrow",
 )
+
+
+class Fragment(Protocol):
+    """What one quantifier read and decided, for :meth:`Provenance.record`."""
+
+    def steps(self) -> dict[str, Any]:
+        """``steps`` sections: section -> {key: record}, or a list of records."""
 
 
 def dependency_versions() -> dict[str, str]:
@@ -51,8 +58,11 @@ class Provenance:
     leniencies
         Every leniency a reader applied, per file.
     steps
-        Free-form records of what each stage decided (gates resolved, curve
-        acceptance, normalisation rules).
+        Records of what each stage decided (gates resolved, curve acceptance,
+        normalisation rules). A quantifier returns its part as a fragment
+        (:class:`msclab.flow.result.PanelProvenance`,
+        :class:`msclab.assay.quantification.AssayProvenance`) and
+        :meth:`record` puts it here.
     """
 
     command: str
@@ -79,6 +89,22 @@ class Provenance:
         self.leniencies.setdefault(str(path), [])
         if what not in self.leniencies[str(path)]:
             self.leniencies[str(path)].append(what)
+
+    def record(self, fragment: Fragment) -> None:
+        """Put a quantifier's provenance fragment into this record: its inputs, leniencies and steps.
+
+        A section that maps keys (panel, assay) to records gains the fragment's
+        keys; a list section is extended.
+        """
+        for path, role in getattr(fragment, "inputs", ()):
+            self.add_input(path, role)
+        for path, what in getattr(fragment, "leniencies", ()):
+            self.add_leniency(path, what)
+        for section, value in fragment.steps().items():
+            if isinstance(value, list):
+                self.steps.setdefault(section, []).extend(value)
+            else:
+                self.steps.setdefault(section, {}).update(value)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the record as plain JSON-able data."""

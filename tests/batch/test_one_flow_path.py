@@ -10,6 +10,7 @@ counts FlowJo stored.
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -55,6 +56,12 @@ def test_gatingml_panel_is_the_same_in_analyze_and_serial_batch(gatingml_study, 
     result = run_batch([gatingml_study], tmp_path / "batch", settings=SETTINGS, workers=0)
     assert result.ok, result.failures
     assert_same_tables(tmp_path / "analyze", tmp_path / "batch" / "study")
+    # Each quantifier's provenance fragment is recorded the same way by both.
+    steps = [json.loads((folder / "provenance.json").read_text())["steps"]
+             for folder in (tmp_path / "analyze", tmp_path / "batch" / "study")]
+    assert set(steps[0]["gating"]) == {"treg"} and steps[0]["gating"]["treg"]["samples"]
+    for section in ("gating", "assays", "control_fallbacks", "gate_overrides", "normalisation"):
+        assert steps[0].get(section) == steps[1].get(section), section
 
 
 @pytest.mark.slow

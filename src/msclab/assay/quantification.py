@@ -143,6 +143,31 @@ def _flags(
     return flag, reason, side
 
 
+@dataclass(frozen=True)
+class AssayProvenance:
+    """What quantifying one assay decided: its fragment of ``provenance.json``.
+
+    :meth:`msclab.provenance.Provenance.record` puts it into ``steps['assays'][assay]``.
+
+    Attributes
+    ----------
+    assay
+        The assay's id in ``experiment.yaml``.
+    settings
+        The curve model, weighting and acceptance rules used.
+    masks
+        Every masked standard well with its reason.
+    """
+
+    assay: str
+    settings: dict[str, Any]
+    masks: list[dict[str, Any]]
+
+    def steps(self) -> dict[str, Any]:
+        """The ``steps`` section this fragment adds."""
+        return {"assays": {self.assay: {"settings": self.settings, "masks": self.masks}}}
+
+
 @dataclass
 class AssayResult:
     """Everything :func:`quantify` computed.
@@ -170,6 +195,10 @@ class AssayResult:
     masks: pd.DataFrame
     calibrations: dict[tuple[str, str], Calibration] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+
+    def provenance(self, assay: str) -> AssayProvenance:
+        """This result's fragment of ``provenance.json`` as assay ``assay`` of an experiment."""
+        return AssayProvenance(assay, dict(self.settings), self.masks.to_dict("records"))
 
     def __repr__(self) -> str:
         accepted = int(self.curves["accepted"].sum()) if "accepted" in self.curves else 0

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..assay.quantification import AssayResult
 from ..experiment import Experiment
-from ..flow.overrides import record_overrides
+from ..flow.result import PanelProvenance
 from ..pipeline import (AnalysisResult, AssayOutcome, FlowOutcome, Settings, combine_assays, concat_frames,
                         finish_analysis, start_provenance)
 from ..provenance import Provenance
@@ -52,33 +52,33 @@ def _flow(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenance)
         parts = [u for u in units if u.stage == stage]
         if not parts:
             continue
-        rec, pops, checks, gates, panel_failures, gatingml = [], [], [], {}, {}, {}
+        rec, pops, checks, fragments, panel_failures, gatingml = [], [], [], [], {}, {}
         for unit in parts:
             record, tables = load(cache, unit.key)
-            prov_leniencies = record["leniencies"]
-            for what in prov_leniencies:
-                prov.add_leniency(record["file"], what)
+            fragments.append(PanelProvenance.from_dict(record["provenance"]) if record["provenance"]
+                             else PanelProvenance(panel))
             if record["failure"] is not None:
                 panel_failures[unit.sample_id] = record["failure"]
                 continue
             rec.append(tables["records"])
             pops.append(tables["populations"])
             checks.append(tables["qc"])
-            gates[unit.sample_id] = record["gates"]
             if record["gatingml"]:
                 gatingml[unit.sample_id] = record["gatingml"]
             if record["plot"]:
                 plots.append(Path(record["plot"]))
         failures += [{"sample_id": s, "stage": stage, "reason": r} for s, r in panel_failures.items()]
+        # the samples' fragments joined: the same record analyze makes for the panel
+        fragment = PanelProvenance.merge(panel, fragments)
+        if fragment.gating is not None:
+            fragment.gating["failures"] = panel_failures
+        prov.record(fragment)
         if not rec:
             continue
         records.append(pd.concat(rec, ignore_index=True))
         populations.append(pd.concat(pops, ignore_index=True).assign(panel=panel))
         qc.append(pd.concat(checks, ignore_index=True).assign(panel=panel))
-        prov.steps.setdefault("gating", {})[panel] = {
-            "protocol_source": exp.spec.panels[panel].protocol or panel, "samples": gates, "failures": panel_failures}
         prov.steps.setdefault("resolved_gates", {})[panel] = gatingml
-        record_overrides(prov, panel, gates)
     return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
@@ -92,11 +92,10 @@ def _assays(exp: Experiment, units: Sequence[Unit], cache: Path, prov: Provenanc
             continue
         for leniency in record["leniencies"]:
             prov.add_leniency(exp.root / assay.file, leniency)
-        prov.steps.setdefault("assays", {})[assay.id] = {"settings": record["settings"],
-                                                       "masks": tables["masks"].to_dict("records")}
+        result = AssayResult(tables["wells"], tables["curves"], tables["masks"], settings=record["settings"])
+        prov.record(result.provenance(assay.id))
         plots += [Path(p) for p in record["plots"]]
-        results.append((assay.id, AssayResult(tables["wells"], tables["curves"], tables["masks"],
-                                              settings=record["settings"])))
+        results.append((assay.id, result))
     return AssayOutcome(*combine_assays(exp, results, prov), failures, plots)
 
 

@@ -29,7 +29,6 @@ from ..experiment import Experiment
 from ..flow.gating.gatingml import write_gatingml
 from ..flow.panel import PanelResult, quantify_panel
 from ..flow.protocols.sample import safe_id
-from ..provenance import Provenance
 from .controls import all_controls, is_control
 
 
@@ -45,10 +44,10 @@ class SampleOutcome:
         Why the sample could not be quantified, or None.
     records, populations, qc
         The sample's rows of :class:`~msclab.flow.panel.PanelResult`'s tables.
-    gates
-        What was resolved per gate (provenance).
-    leniencies
-        Leniencies the FCS reader applied to the file.
+    provenance
+        The sample's part of the panel's provenance fragment
+        (:meth:`~msclab.flow.result.PanelProvenance.sample`, as plain data):
+        resolved gates, skipped gates, fallbacks, override, file leniencies.
     gatingml, plot
         The resolved gate tree (GatingML 2.0) and gate plot written, if any.
     """
@@ -60,8 +59,7 @@ class SampleOutcome:
     records: pd.DataFrame = field(default_factory=pd.DataFrame)
     populations: pd.DataFrame = field(default_factory=pd.DataFrame)
     qc: pd.DataFrame = field(default_factory=pd.DataFrame)
-    gates: dict[str, Any] = field(default_factory=dict)
-    leniencies: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
     gatingml: str | None = None
     plot: str | None = None
 
@@ -78,11 +76,8 @@ def restrict(experiment: Experiment, panel: str, samples: Sequence[str]) -> Expe
     return Experiment(path=experiment.path, spec=experiment.spec, samplesheet=sheet[keep].copy())
 
 
-def _quantify(experiment: Experiment, panel: str, subset: Sequence[str], plots_dir: Path | None
-              ) -> tuple[PanelResult, Provenance]:
-    prov = Provenance("batch")
-    result = quantify_panel(restrict(experiment, panel, subset), panel, plots_dir=plots_dir, provenance=prov)
-    return result, prov
+def _quantify(experiment: Experiment, panel: str, subset: Sequence[str], plots_dir: Path | None) -> PanelResult:
+    return quantify_panel(restrict(experiment, panel, subset), panel, plots_dir=plots_dir)
 
 
 def quantify_samples(experiment: Experiment, panel: str, targets: Sequence[str], subset: Sequence[str], *,
@@ -120,14 +115,14 @@ def quantify_samples(experiment: Experiment, panel: str, targets: Sequence[str],
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         plots_dir = Path(tmp) if plots else None
         try:
-            result, prov = _quantify(experiment, panel, subset, plots_dir)
+            result = _quantify(experiment, panel, subset, plots_dir)
             wider = all_controls(targets, experiment.files(panel))
             controls = {str(r["sample_id"]) for r in experiment.files(panel).to_dict("records") if is_control(r)}
             if controls & set(result.failures) and list(subset) != wider:
-                result, prov = _quantify(experiment, panel, wider, plots_dir)
+                result = _quantify(experiment, panel, wider, plots_dir)
         except MsclabError as exc:
             return [SampleOutcome(sid, panel, files[sid], failure=str(exc)) for sid in targets]
-        return [_outcome(result, prov, sid, files[sid], out) for sid in targets]
+        return [_outcome(result, sid, files[sid], out) for sid in targets]
 
 
 def _rows(table: pd.DataFrame, sid: str) -> pd.DataFrame:
@@ -136,11 +131,10 @@ def _rows(table: pd.DataFrame, sid: str) -> pd.DataFrame:
     return table[table["sample_id"].astype(str) == sid].reset_index(drop=True)
 
 
-def _outcome(result: PanelResult, prov: Provenance, sid: str, file: str, out: Path) -> SampleOutcome:
+def _outcome(result: PanelResult, sid: str, file: str, out: Path) -> SampleOutcome:
     outcome = SampleOutcome(sid, result.panel, file, failure=result.failures.get(sid),
                             records=_rows(result.records, sid), populations=_rows(result.populations, sid),
-                            qc=_rows(result.qc, sid), gates=result.gates.get(sid, {}),
-                            leniencies=list(prov.leniencies.get(file, [])))
+                            qc=_rows(result.qc, sid), provenance=result.provenance.sample(sid, file).to_dict())
     if sid in result.resolved:
         path = out / "gates" / f"{safe_id(sid)}_{result.panel}.xml"
         path.parent.mkdir(parents=True, exist_ok=True)

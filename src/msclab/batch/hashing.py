@@ -12,9 +12,14 @@ from .. import __version__
 from .._files import sha256_file
 
 
+#: Layout of cached unit records; a new layout makes every earlier cache entry a miss.
+#: 2: a flow unit caches its provenance fragment (``provenance``) in place of ``gates``/``leniencies``.
+CACHE_FORMAT = 2
+
+
 def digest(*parts: Any) -> str:
-    """Return the SHA-256 of JSON-able ``parts`` and the msclab version (hex)."""
-    text = json.dumps([__version__, *parts], sort_keys=True, default=str, separators=(",", ":"))
+    """Return the SHA-256 of JSON-able ``parts``, the msclab version and :data:`CACHE_FORMAT` (hex)."""
+    text = json.dumps([__version__, CACHE_FORMAT, *parts], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -58,7 +58,7 @@ def run_flow_task(task: FlowTask) -> dict[str, Any]:
         units = []
         for outcome, key in zip(outcomes, task.keys, strict=True):
             record = {"sample_id": outcome.sample_id, "panel": outcome.panel, "file": outcome.file,
-                      "failure": outcome.failure, "gates": outcome.gates, "leniencies": outcome.leniencies,
+                      "failure": outcome.failure, "provenance": outcome.provenance,
                       "gatingml": outcome.gatingml, "plot": outcome.plot}
             path = store(task.cache, key, record, {"records": outcome.records, "populations": outcome.populations,
                                                    "qc": outcome.qc})

@@ -17,37 +17,34 @@ from .gating.run import gate_files
 from .gating.strategy import read_strategy
 from .populations import POPULATION_COLUMNS
 from .qc import MIN_EVENTS
-from .result import PanelResult
+from .result import PanelProvenance, PanelResult
 
 
-def quantify_fixed_panel(experiment, panel_name: str, *, provenance=None, min_events: int = MIN_EVENTS):
+def quantify_fixed_panel(experiment, panel_name: str, *, min_events: int = MIN_EVENTS) -> PanelResult:
     """Gate every file of a panel with the panel's GatingML/FlowJo file.
 
     Returns
     -------
     PanelResult
-        With ``protocol=None``, no plots and no resolved trees (the strategy file is the record).
+        With ``protocol=None``, no plots and no resolved trees (the strategy file is the record:
+        its provenance fragment lists it as an input, with every FCS leniency).
     """
     panel = experiment.spec.panels[panel_name]
     path = experiment.root / panel.protocol
     strategy = read_strategy(path)
-    if provenance is not None:
-        provenance.add_input(path, role=f"strategy:{panel_name}")
+    record = PanelProvenance(panel_name, inputs=[(str(path), f"strategy:{panel_name}")])
     rows = experiment.files(panel_name)
     by_file = {Path(f).name: s for f, s in zip(rows["file"], rows["sample_id"], strict=True)}
     if rows.empty:
         raise MsclabError(f"panel {panel_name!r} has no files", file=path)
-    records = gate_files(rows["file"], strategy)
     failures, tables = {}, []
-    for record in records:
-        sample_id = by_file[record.path.name]
-        if provenance is not None:
-            for note in record.leniencies:
-                provenance.add_leniency(record.path, note)
-        if record.error is not None:
-            failures[sample_id] = record.error
+    for gated in gate_files(rows["file"], strategy):
+        sample_id = by_file[gated.path.name]
+        record.leniencies += [(str(gated.path), note) for note in gated.leniencies]
+        if gated.error is not None:
+            failures[sample_id] = gated.error
             continue
-        tables.append(record.table.assign(sample_id=sample_id))
+        tables.append(gated.table.assign(sample_id=sample_id))
     populations = _population_columns(pd.concat(tables, ignore_index=True)) if tables else pd.DataFrame()
     readouts = [
         {"sample_id": row.sample_id, "readout": f"flow:{panel_name}:{row.population}:pct_parent",
@@ -58,7 +55,7 @@ def quantify_fixed_panel(experiment, panel_name: str, *, provenance=None, min_ev
         for row in populations.itertuples()
     ] if len(populations) else []
     return PanelResult(panel=panel_name, protocol=None, records=pd.DataFrame(readouts), populations=populations,
-                       qc=pd.DataFrame(), failures=failures, resolved={})
+                       qc=pd.DataFrame(), failures=failures, resolved={}, provenance=record)
 
 
 def _population_columns(table: pd.DataFrame) -> pd.DataFrame:

@@ -208,21 +208,20 @@ def _dimension_names(tree: GateTree) -> set[str]:
     return names
 
 
-def apply_panel_overrides(experiment, panel: str, samples: dict, failures: dict[str, str],
-                          provenance=None) -> set[str]:
+def apply_panel_overrides(experiment, panel: str, samples: dict, failures: dict[str, str]) -> dict[str, dict]:
     """Apply every override of one panel to its resolved samples (the hook of ``analyze`` and ``batch``).
 
     A sample whose override cannot be applied fails with the reason (it is not
-    silently gated with the automatic gates). Applied overrides are recorded in
-    ``provenance.steps['gate_overrides'][panel]`` (file and SHA-256).
+    silently gated with the automatic gates).
 
     Returns
     -------
-    set
-        The sample ids gated with an override.
+    dict
+        Sample id -> the applied override's record (file and SHA-256), for
+        provenance ``steps['gate_overrides'][panel]``.
     """
     overrides = load_overrides(experiment, panel)
-    applied = set()
+    applied = {}
     for (_, sid), override in overrides.items():
         if sid not in samples:
             continue
@@ -232,9 +231,7 @@ def apply_panel_overrides(experiment, panel: str, samples: dict, failures: dict[
             failures[sid] = str(exc)
             del samples[sid]
             continue
-        applied.add(sid)
-        if provenance is not None:
-            provenance.steps.setdefault("gate_overrides", {}).setdefault(panel, {})[sid] = override.record()
+        applied[sid] = override.record()
     return applied
 
 
@@ -258,10 +255,3 @@ def overrides_of(root: str | Path, panel: str, sample_ids) -> dict[str, Path]:
         if path.is_file():
             out[str(sid)] = path
     return out
-
-
-def record_overrides(provenance, panel: str, gates: dict[str, dict]) -> None:
-    """Copy the override records of per-sample gate records into ``steps['gate_overrides'][panel]``."""
-    used = {sid: record["override"] for sid, record in gates.items() if "override" in record}
-    if used:
-        provenance.steps.setdefault("gate_overrides", {})[panel] = used

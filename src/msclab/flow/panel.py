@@ -38,7 +38,7 @@ from ..io import open_fcs
 from .batch_normalisation import normalise_events
 from .gating.gates import BooleanGate
 from .fixed import quantify_fixed_panel
-from .result import PanelResult
+from .result import PanelProvenance, PanelResult
 from .overrides import apply_panel_overrides
 from .plots import plot_samples
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
@@ -66,8 +66,10 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         If given, one gate plot per sample is written there
         (``<sample>_<panel>.png``).
     provenance
-        A :class:`msclab.provenance.Provenance` to record inputs, leniencies
-        and every resolved gate in (``steps['gating'][panel]``).
+        A :class:`msclab.provenance.Provenance` to record the result's
+        :class:`~msclab.flow.result.PanelProvenance` in (inputs, leniencies,
+        ``steps['gating'][panel]`` with every resolved gate); the same
+        fragment is ``result.provenance``.
     min_events
         Event count below which values are flagged ``low_events``.
 
@@ -85,23 +87,31 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         raise MsclabError(f"experiment has no panel {panel_name!r}",
                           hint=f"Its panels are: {', '.join(experiment.spec.panels)}.")
     if is_strategy_file(panel.protocol):
-        result = quantify_fixed_panel(experiment, panel_name, provenance=provenance, min_events=min_events)
+        result = quantify_fixed_panel(experiment, panel_name, min_events=min_events)
         result.populations["override"] = False  # overrides are for protocol panels (validate refuses others)
-        return result
+    else:
+        result = _quantify_protocol_panel(experiment, panel_name, plots_dir, min_events)
+    if provenance is not None:
+        provenance.record(result.provenance)
+    return result
+
+
+def _quantify_protocol_panel(experiment, panel_name: str, plots_dir: str | PathLike[str] | None,
+                             min_events: int) -> PanelResult:
+    panel = experiment.spec.panels[panel_name]
     protocol = load_protocol(panel.protocol or panel_name, base=experiment.root)
-    samples, failures = _read_samples(experiment, panel_name, panel.markers, protocol, provenance)
+    record = PanelProvenance(panel_name)
+    samples, failures = _read_samples(experiment, panel_name, panel.markers, protocol, record)
     if panel.normalisation is not None:
-        samples, unnormalised, record = normalise_events(samples, panel.normalisation)
+        samples, unnormalised, record.normalisation = normalise_events(samples, panel.normalisation)
         failures.update(unnormalised)
-        if provenance is not None:
-            provenance.steps.setdefault("normalisation", {})[panel_name] = record
     resolution = resolve_protocol(protocol, samples, panel_controls=panel.controls)
     failures.update(resolution.failures)
-    overridden = apply_panel_overrides(experiment, panel_name, resolution.samples, failures, provenance)
+    record.gate_overrides = apply_panel_overrides(experiment, panel_name, resolution.samples, failures)
 
     tables, qcs, records = [], [], []
     for rs in resolution.samples.values():
-        table = population_table(rs).assign(override=rs.events.sample_id in overridden)
+        table = population_table(rs).assign(override=rs.events.sample_id in record.gate_overrides)
         tables.append(table)
         qcs += [acquisition_qc(rs.events), population_qc(table, min_events)]
         records += _records(rs, table, protocol, panel_name, min_events)
@@ -111,15 +121,13 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
                 for sid, rs in resolution.samples.items()]
         plots = dict(zip(resolution.samples, plot_samples(jobs), strict=True))
     gates = {sid: rs.gates for sid, rs in resolution.samples.items()}
-    fallbacks = [{"sample_id": sid, "panel": panel_name, "population": name, "note": note}
-                 for sid, rs in resolution.samples.items() for name, note in fallback_gates(rs).items()]
-    if provenance is not None and fallbacks:
-        provenance.steps.setdefault("control_fallbacks", []).extend(fallbacks)
-    if provenance is not None:
-        provenance.steps.setdefault("gating", {})[panel_name] = {
-            "protocol": protocol.name, "protocol_source": panel.protocol or panel_name,
-            "transforms": protocol.transforms.model_dump(), "samples": gates, "failures": failures,
-            "skipped": {sid: dict(rs.skipped) for sid, rs in resolution.samples.items() if rs.skipped}}
+    record.control_fallbacks = [{"sample_id": sid, "panel": panel_name, "population": name, "note": note}
+                                for sid, rs in resolution.samples.items()
+                                for name, note in fallback_gates(rs).items()]
+    record.gating = {
+        "protocol": protocol.name, "protocol_source": panel.protocol or panel_name,
+        "transforms": protocol.transforms.model_dump(), "samples": gates, "failures": failures,
+        "skipped": {sid: dict(rs.skipped) for sid, rs in resolution.samples.items() if rs.skipped}}
     return PanelResult(
         panel=panel_name, protocol=protocol,
         records=pd.DataFrame(records, columns=["sample_id", "readout", "value", "kind", "unit", "flag", "panel",
@@ -127,12 +135,12 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         populations=pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(POPULATION_COLUMNS)),
         qc=pd.concat(qcs, ignore_index=True) if qcs else pd.DataFrame(columns=list(QC_COLUMNS)),
         failures=failures, resolved={sid: rs.tree for sid, rs in resolution.samples.items()}, gates=gates,
-        plots=plots,
+        plots=plots, provenance=record,
     )
 
 
 def _read_samples(experiment, panel_name: str, markers: dict[str, str], protocol: Protocol,
-                  provenance) -> tuple[dict[str, SampleEvents], dict[str, str]]:
+                  record: PanelProvenance) -> tuple[dict[str, SampleEvents], dict[str, str]]:
     samples, failures = {}, {}
     for row in experiment.files(panel_name).to_dict("records"):
         sid = str(row["sample_id"])
@@ -142,10 +150,8 @@ def _read_samples(experiment, panel_name: str, markers: dict[str, str], protocol
         except (MsclabError, OSError) as exc:
             failures[sid] = f"cannot read {row['file']}: {getattr(exc, 'message', None) or exc}"
             continue
-        if provenance is not None:
-            provenance.add_input(row["file"], role=f"fcs:{panel_name}")
-            for what in fcs.leniencies:
-                provenance.add_leniency(row["file"], str(what))
+        record.inputs.append((str(row["file"]), f"fcs:{panel_name}"))
+        record.leniencies += [(str(row["file"]), str(what)) for what in fcs.leniencies]
     return samples, failures
 
 

@@ -6,12 +6,17 @@ samplesheet, never from truth.json; truth is only compared with at the end.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from msclab.flow.gating import Events, gate_events, read_gatingml
-from msclab.io import read_fcs
+import msclab
+from msclab.flow.gating import Events, gate_events, read_gatingml, write_gatingml
+from msclab.flow.protocols import SampleEvents, load_protocol, resolve_protocol
+from msclab.flow.result import PanelProvenance
+from msclab.io import open_fcs
 from msclab.readouts import build_readouts
 
 from .conftest import compare_with_truth
@@ -63,16 +68,25 @@ def test_records_build_readouts(sim_results, sim_study):
     assert all(r.startswith(("flow:th_ics:/", "flow:treg:/")) for r in adata.var_names)
 
 
-def test_resolved_tree_round_trips_through_gatingml(sim_results, sim_study, tmp_path):
-    result, _ = sim_results["treg"]
-    paths = result.write_gatingml(tmp_path)
-    sid = "D2_msc10"
-    tree = read_gatingml(paths[sid])
-    adata = read_fcs(sim_study / "fcs" / f"{sid}_treg.fcs")
-    table = gate_events(tree, Events.from_anndata(adata, sid)).table()
-    mine = result.populations[result.populations["sample_id"] == sid]["count"].tolist()
-    # GatingML keeps ids (XML-safe names), not display names: compare counts gate by gate
-    assert table["count"].tolist() == mine
+@pytest.mark.parametrize("panel", ["treg", "th_ics"])
+def test_resolved_trees_round_trip_through_gatingml_event_by_event(sim_study, panel, tmp_path):
+    """The resolver builds each mask once; the engine on the exported GatingML finds the same events."""
+    experiment = msclab.read_experiment(sim_study / "experiment.yaml")
+    panel_spec = experiment.spec.panels[panel]
+    protocol = load_protocol(panel_spec.protocol or panel, base=experiment.root)
+    rows = {str(r["sample_id"]): r for r in experiment.files(panel).to_dict("records")}
+    samples = {sid: SampleEvents.from_fcs(open_fcs(r["file"]), sid, panel_spec.markers, info=r,
+                                          scale=protocol.transforms) for sid, r in rows.items()}
+    resolution = resolve_protocol(protocol, samples, panel_controls=panel_spec.controls)
+    assert not resolution.failures and len(resolution.samples) == len(rows)
+    for sid, rs in resolution.samples.items():
+        path = tmp_path / f"{sid}.xml"
+        write_gatingml(rs.tree, path)
+        engine = gate_events(read_gatingml(path), Events.from_fcs(open_fcs(rows[sid]["file"]), sid))
+        assert set(engine.membership) == set(rs.ids.values())
+        for name, pid in rs.ids.items():
+            assert np.array_equal(engine.membership[pid], rs.membership[name]), (sid, name)
+        assert sum(int(m.sum()) for m in rs.membership.values()) > 0
 
 
 def test_provenance_records_every_resolved_gate(sim_results):
@@ -107,3 +121,19 @@ def test_low_events_flag(sim_results):
     assert (counts[counts["value"] >= 100]["flag"] == "ok").all()
     assert set(result.qc["check"]) >= {"flow_rate_cv", "signal_shift", "margin_events"}
     assert result.qc.loc[result.qc["check"].isin(["flow_rate_cv", "signal_shift", "margin_events"]), "passed"].all()
+
+
+def test_the_panel_provenance_fragment_splits_per_sample_and_joins_back(sim_results, sim_study):
+    """``batch`` caches each sample's part of the fragment and joins them: the panel's record comes back."""
+    result, prov = sim_results["treg"]
+    fragment = result.provenance
+    assert isinstance(fragment, PanelProvenance) and fragment.gating["protocol"] == "treg"
+    assert prov.steps["gating"]["treg"] == fragment.gating  # quantify_panel(provenance=) records the fragment
+    files = msclab.read_experiment(sim_study / "experiment.yaml").files("treg")
+    parts = [PanelProvenance.from_dict(json.loads(json.dumps(fragment.sample(sid, file).to_dict(), default=str)))
+             for sid, file in zip(files["sample_id"], files["file"])]
+    assert all(len(p.gating["samples"]) == 1 for p in parts)
+    joined = PanelProvenance.merge("treg", parts)
+    as_json = lambda steps: json.loads(json.dumps(steps, default=str))  # noqa: E731
+    assert as_json(joined.steps()) == as_json(fragment.steps())
+    assert joined.inputs == fragment.inputs and len(joined.inputs) == len(files)

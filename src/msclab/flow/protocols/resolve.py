@@ -9,8 +9,11 @@ resolved fails alone, with the reason; the others go on.
 The result for each sample is a :class:`~msclab.flow.gating.GateTree` of plain
 rectangle, polygon, ellipsoid and boolean gates on compensated (``FCS``) and
 transformed dimensions, so it can be written as GatingML 2.0 and re-evaluated
-by any engine; :func:`resolve_protocol` re-evaluates it with msclab's engine
-to make sure of that.
+by any engine. Each population's mask is built once, when its gate is
+resolved, from the same compensated and transformed values and the same gate
+shapes the gating engine evaluates; the tests re-evaluate every exported tree
+with the engine and require the same events
+(``tests/flow/protocols/test_simulated_study.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import numpy as np
 from ...errors import MsclabError
 from .. import proliferation as prolif
 from ..channels import normalise_marker
-from ..gating.engine import Events, gate_events
 from ..gating.gates import BooleanGate, Gate, PolygonGate, RectangleGate
 from ..gating.tree import GateTree, Population
 from . import resolvers
@@ -48,7 +50,8 @@ class ResolvedSample:
     tree
         The concrete gate tree (exportable as GatingML).
     membership
-        Population name -> boolean mask over events (including ancestors).
+        Population name -> boolean mask over events (including ancestors),
+        built once when the population's gate is resolved.
     gates
         Gate label -> what was resolved (method, channels, coordinates,
         controls, fit details), for provenance.
@@ -110,7 +113,6 @@ def resolve_protocol(protocol: Protocol, samples: Mapping[str, SampleEvents], *,
     run = _Run(protocol, samples, {normalise_marker(k): v for k, v in (panel_controls or {}).items()})
     for spec in protocol.gates:
         run.resolve(spec)
-    run.verify()
     return Resolution(samples={k: v for k, v in run.resolved.items() if k not in run.failures},
                       failures=dict(run.failures))
 
@@ -419,15 +421,3 @@ class _Run:
         """
         others = {c: self.resolved[c].events.info for c in self.alive()}
         return match_controls(sid, self.resolved[sid].events.info, others, kind, marker_key, match)
-
-    # -- final check ---------------------------------------------------------------------------
-    def verify(self) -> None:
-        """Re-evaluate every resolved tree with the gating engine and use its membership."""
-        for sid in self.alive():
-            rs = self.resolved[sid]
-            ev = rs.events
-            events = Events(data=ev.data, channels=ev.channels,
-                            markers=[ev.markers.get(c) for c in ev.channels], spillover=ev.spillover, sample_id=sid)
-            result = gate_events(rs.tree, events)
-            names = {v: k for k, v in rs.ids.items()}
-            rs.membership = {names[pid]: mask for pid, mask in result.membership.items()}
