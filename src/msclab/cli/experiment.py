@@ -95,11 +95,13 @@ def init(
         raise MsclabError("already exists", file=existing[0],
                           hint="Use --force to overwrite it, or -o to write the drafts elsewhere.")
 
-    def read_keywords(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    def read_channels(path: Path):  # -> (keywords, channel table), see draft_markers
         fcs = open_fcs(path)
-        return fcs.keywords, dict(zip(fcs.var["pnn"], fcs.var["pns"], strict=True))
+        var = fcs.var[["pns", "type"]].rename(columns={"pns": "marker"}).astype({"type": str})
+        var.loc[fcs.time_channels(), "type"] = "time"
+        return fcs.keywords, var
 
-    manifest, sheet = draft_experiment(folder.resolve(), out.resolve(), read_keywords)
+    manifest, sheet = draft_experiment(folder.resolve(), out.resolve(), read_channels)
     with atomic_write(targets[0]) as handle:
         handle.write("# Drafted by 'msclab init'. Replace every TODO, then run 'msclab validate'.\n")
         yaml.safe_dump(manifest, handle, sort_keys=False, allow_unicode=True)

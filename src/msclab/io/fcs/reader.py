@@ -125,6 +125,33 @@ class FCSFile:
         mask_to_range(values, self.channels, self.leniencies)
         return values
 
+    def time_channels(self) -> list[str]:
+        """The channels that count time: typed ``time`` by ``$PnTYPE`` or name, else by their values.
+
+        When no channel is named as time, a channel other than scatter whose
+        stored values never decrease over all events (and are not constant) is
+        a clock: fluorescence is never sorted over a list-mode acquisition,
+        whose events are written in the order they were detected (FCS 3.1
+        section 3.3.2, list mode).
+
+        Returns
+        -------
+        list[str]
+            Channel names (``var`` index).
+        """
+        named = [c.name for c in self.channels if c.kind == "time"]
+        if named or self.n_events < 3:
+            return named
+        raw = self.read_raw()
+        found = []
+        for j, channel in enumerate(self.channels):
+            if channel.kind == "scatter":
+                continue
+            column = raw[:, j].astype(np.float64)
+            if np.all(np.diff(column) >= 0) and column[-1] > column[0]:
+                found.append(channel.name)
+        return found
+
     def read_events(self, scale: bool = True) -> np.ndarray:
         """The events as float32, events x channels.
 
