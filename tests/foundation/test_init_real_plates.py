@@ -87,9 +87,9 @@ def test_time_channels_by_name_and_by_values_are_never_markers(tmp_path):
     study = tmp_path / "macsquant"
     study.mkdir()
     # MACSQuant names its time channel HDR-T; the second file's clock has a name no pattern knows.
-    _write(study / "A1.fcs", ["HDR-T", "FSC-A", "SSC-A", "V1-A", "B1-A"], ["", "", "", "CD4", ""],
+    _write(study / "A1.fcs", ["HDR-T", "FSC-A", "SSC-A", "V1-A", "B1-A"], ["", "", "", "", ""],
            [clock, fsc, ssc, cd4, other])
-    _write(study / "A2.fcs", ["TK", "FSC-A", "SSC-A", "V1-A", "B1-A"], ["", "", "", "CD4", ""],
+    _write(study / "A2.fcs", ["TK", "FSC-A", "SSC-A", "V1-A", "B1-A"], ["", "", "", "", ""],
            [clock, fsc, ssc, cd4, other])
     assert open_fcs(study / "A1.fcs").var.loc["HDR-T", "type"] == "time"
     assert open_fcs(study / "A1.fcs").time_channels() == ["HDR-T"]
@@ -100,8 +100,7 @@ def test_time_channels_by_name_and_by_values_are_never_markers(tmp_path):
     assert result.returncode == 0, result.stderr
     manifest = yaml.safe_load((study / "experiment.yaml").read_text())
     (panel,) = manifest["panels"].values()  # both files: the same panel once the clocks are set aside
-    assert panel["markers"]["V1-A"] == "CD4"
-    assert panel["markers"]["B1-A"].startswith("TODO")
     assert set(panel["markers"]) == {"V1-A", "B1-A"}
+    assert all(m.startswith("TODO") for m in panel["markers"].values())
     sheet = pd.read_csv(study / "samplesheet.csv", dtype=str, keep_default_na=False)
     assert sorted(sheet["well"]) == ["A1", "A2"] and set(sheet["plate"]) == {""}

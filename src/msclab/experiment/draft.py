@@ -69,20 +69,20 @@ def draft_markers(channels: pd.DataFrame) -> dict[str, str]:
     Returns
     -------
     dict
-        The fluorescence detectors with their ``$PnS`` marker. A detector
-        without one (empty, or only repeating the detector name) gets a
-        ``TODO`` marker naming it; when both exist, only the area (``-A``)
-        detector of a height/width/area set is drafted. Scatter, time and other
-        channels are never markers.
+        The fluorescence detectors with their ``$PnS`` marker (a ``$PnS``
+        that only repeats the detector name is none). A file that names no
+        marker at all gets every fluorescence detector with a ``TODO`` marker
+        naming it (of a height/width/area set only the area, ``-A``, detector).
+        Scatter, time and other channels are never markers.
     """
     fluor = channels[(channels["type"] == "fluorescence") & ~channels.index.to_series().str.match(_SCATTER).to_numpy()]
     names = set(fluor.index)
+    named = {d: str(m or "").strip() for d, m in fluor["marker"].items()}
+    named = {d: m for d, m in named.items() if m and m != d}
+    if named:
+        return named
     markers: dict[str, str] = {}
-    for detector, row in fluor.iterrows():
-        marker = str(row["marker"] or "").strip()
-        if marker and marker != detector:
-            markers[detector] = marker
-            continue
+    for detector in fluor.index:
         base = re.sub(r"[-_ ]?[HW]$", "", detector)
         if base != detector and any(n in names for n in (f"{base}-A", f"{base}_A", f"{base} A", f"{base}A")):
             continue  # the area detector stands for this one
@@ -156,8 +156,8 @@ def draft_experiment(
         })
     sheet = pd.DataFrame(rows, columns=list(COLUMNS))
     stems = pd.Series([p.stem for p in fcs_files])
-    repeated = sheet.duplicated(["plate", "sample_id"], keep=False)
-    sheet.loc[repeated, "sample_id"] = stems[repeated]  # a $SRC shared by a plate's files names no sample
+    repeated = sheet.duplicated(["plate", "sample_id", "panel"], keep=False)
+    sheet.loc[repeated, "sample_id"] = stems[repeated]  # a $SRC shared by a plate's tubes of a panel names no sample
     sheet["sample_id"] = _unique_ids(sheet)
     manifest = {
         "name": f"{TODO}: name of the study ({folder.name})",
@@ -188,20 +188,24 @@ def _folder_plate(path: Path, folder: Path) -> str:
 
 
 def _unique_ids(sheet: pd.DataFrame) -> list[str]:
-    """Sample ids made unique: a repeated id gets its plate in front, then ``_2``, ``_3``..."""
-    counts = sheet["sample_id"].value_counts()
-    ids = [f"{plate.replace('/', '_')}_{sid}" if counts[sid] > 1 and plate else sid
-           for sid, plate in zip(sheet["sample_id"], sheet["plate"], strict=True)]
-    seen: dict[str, int] = {}
-    taken = set(ids)
+    """Sample ids unique per panel: a repeated id gets its plate in front, then ``_2``, ``_3``...
+
+    One sample may have a tube in each panel (same id); two tubes of one panel
+    are two samples.
+    """
+    repeated = sheet.duplicated(["sample_id", "panel"], keep=False)
+    ids = [f"{plate.replace('/', '_')}_{sid}" if again and plate else sid
+           for sid, plate, again in zip(sheet["sample_id"], sheet["plate"], repeated, strict=True)]
+    seen: dict[tuple[str, str], int] = {}
+    taken = set(zip(ids, sheet["panel"], strict=True))
     unique = []
-    for sid in ids:
-        seen[sid] = seen.get(sid, 0) + 1
-        new, k = sid, seen[sid]
-        while k > 1 and new in taken:
+    for sid, panel in zip(ids, sheet["panel"], strict=True):
+        seen[sid, panel] = seen.get((sid, panel), 0) + 1
+        new, k = sid, seen[sid, panel]
+        while k > 1 and (new, panel) in taken:
             new = f"{sid}_{k}"
             k += 1
-        taken.add(new)
+        taken.add((new, panel))
         unique.append(new)
     return unique
 
