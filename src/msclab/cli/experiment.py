@@ -142,7 +142,12 @@ def analyze(
     from ..pipeline import analyze as run
 
     quiet_interrupts()
-    result = run(experiment, out, settings, allow=allow)
+    if console.is_terminal:  # a spinner with the current step; nothing extra when piped
+        with console.status("analysing", spinner="dots") as status:
+            result = run(experiment, out, settings, allow=allow,
+                         progress=lambda step: status.update(f"{step} ({experiment.parent.name})"))
+    else:
+        result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
     console.print(f"Report: {out / 'report.html'}")
     for warning in result.warnings:
