@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import MsclabError
 from ..settings import CurveModel, Settings, Weighting
-from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, quiet_interrupts
+from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, print_problem, quiet_interrupts
 
 
 ALLOW_HELP = ("A further folder the experiment may read files from (repeatable). By default every path in "
@@ -62,9 +62,10 @@ def validate(
             console.print(f"  {line}", highlight=False, markup=False)
     problems = problems or override_problems(experiment)  # gates/overrides/ (docs/review.md)
     if problems:
-        console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
+        console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:",
+                          keep=[str(experiment)])
         for problem in problems:
-            console_err.print(f"  - {problem}", highlight=False, markup=False)
+            print_problem(problem)
         raise typer.Exit(EXIT_BAD_INPUT)
     console.print(f"[green]OK[/]: {experiment} is valid.")
 
@@ -149,7 +150,7 @@ def analyze(
     else:
         result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
-    console.print(f"Report: {out / 'report.html'}")
+    console.print(f"Report: {out / 'report.html'}", keep=[str(out / "report.html")])
     for warning in result.warnings:
         console_err.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)
     if result.n_failed:
