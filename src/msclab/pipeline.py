@@ -8,7 +8,7 @@ reason (``obs['status']``, ``failures.csv``, the report); it never disappears.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -130,7 +130,8 @@ class AssayOutcome:
     plots: list[Path] = field(default_factory=list)
 
 
-def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None) -> FlowOutcome:
+def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None,
+             progress: Callable[[str], None] | None = None) -> FlowOutcome:
     """Gate and quantify every panel; returns records, populations, QC, failures and plots.
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
@@ -139,9 +140,10 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
     from .flow.panel import quantify_panel
 
     records, populations, qc, failures, plots = [], [], [], [], []
-    for panel in exp.spec.panels:
-        if exp.files(panel).empty:
-            continue
+    panels = [p for p in exp.spec.panels if not exp.files(p).empty]
+    for k, panel in enumerate(panels, start=1):
+        if progress is not None:
+            progress(f"gating panel {panel} ({k}/{len(panels)}, {len(exp.files(panel))} files)")
         try:
             result = quantify_panel(exp, panel, plots_dir=plots_dir)
         except MsclabError as exc:
@@ -263,7 +265,8 @@ def _mark_failures(readouts: ad.AnnData, failures: pd.DataFrame) -> None:
 
 
 def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings: Settings | None = None,
-            *, allow: Iterable[str | PathLike[str]] = ()) -> AnalysisResult:
+            *, allow: Iterable[str | PathLike[str]] = (),
+            progress: Callable[[str], None] | None = None) -> AnalysisResult:
     """Run the whole pipeline on one experiment and write every output.
 
     Parameters
@@ -276,18 +279,24 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
         Analysis parameters.
     allow
         Further folders the experiment may read from (by default only its own folder).
+    progress
+        Called with a short sentence as each step starts (the CLI shows it on a terminal).
 
     Returns
     -------
     AnalysisResult
     """
     settings = settings or Settings()
+    say = progress or (lambda _: None)
     out = Path(out)
+    say("reading the experiment")
     exp = read_experiment(experiment, allow=allow)
     prov = start_provenance(exp, out, settings)
     plots_dir = out / "plots" if settings.plots else None
-    flow = run_flow(exp, prov, plots_dir, out / "gates")
+    flow = run_flow(exp, prov, plots_dir, out / "gates", progress=say)
+    say(f"fitting standard curves of {len(exp.spec.assays)} assay export(s)")
     assays = run_assays(exp, prov, settings, plots_dir)
+    say("estimating effects, comparing with the catalogue, writing the outputs")
     return finish_analysis(exp, prov, settings, flow, assays, out)
 
 

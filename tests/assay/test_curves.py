@@ -30,7 +30,7 @@ def _sig3(a: float, b: float) -> bool:
 def test_dnase_4pl_matches_r_ssfpl_to_3_significant_figures():
     fit = fit_curve(DNASE1_CONC, DNASE1_DENSITY, "4pl", "none")
     assert fit.ok
-    a, b, c, d, f = fit.params
+    a, b, c, d, f = fit.theta
     ours = {"A": a, "B": b, "xmid": c, "scal": 1.0 / d}
     for name, ref in R_SSFPL.items():
         assert _sig3(ours[name], ref), (name, ours[name], ref)
@@ -94,3 +94,24 @@ def test_xponent_coefficients_round_trip():
     assert np.allclose(curve.predict(x), expected, rtol=1e-12)
     assert np.allclose(curve.inverse(curve.predict(x)), x, rtol=1e-9)
     assert np.isnan(curve.inverse(np.array([-5.0, 1e6]))).all()
+
+
+def test_params_give_c_in_concentration_units_as_curves_csv_does(repo_root):
+    # One unit everywhere: CurveFit.params["C"] (notebook) == curves.csv's C == exp(ln C) of the fit.
+    import json
+
+    import msclab
+
+    export = msclab.io.read_assay(repo_root / "example_data" / "elisa" / "ifng_plate1.csv",
+                                  layout=repo_root / "example_data" / "elisa" / "ifng_plate1_layout.csv",
+                                  analyte="IFN-g")
+    result = msclab.assay.quantify(export)
+    cal = next(iter(result.calibrations.values()))
+    assert cal.fit.ok
+    table = json.loads(result.curves["params"].iloc[0])
+    assert set(cal.fit.params) == {"A", "B", "C", "D", "F"}
+    assert cal.fit.params["C"] == pytest.approx(table["C"], rel=1e-12)
+    assert cal.fit.params["C"] == pytest.approx(np.exp(cal.fit.theta[2]), rel=1e-12)
+    # C is a concentration: inside the standards' range for this kit (15.6-1000 pg/mL), not its log.
+    assert 15.6 < cal.fit.params["C"] < 1000
+    assert f"C={cal.fit.params['C']:.4g}" in repr(cal.fit)

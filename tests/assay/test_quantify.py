@@ -175,7 +175,7 @@ def test_worker_processes_give_the_serial_results_in_order(sim):
         pd.testing.assert_frame_equal(getattr(parallel, name), getattr(serial, name), check_exact=True)
     assert len(serial.masks) and list(parallel.calibrations) == list(serial.calibrations)
     for key, cal in serial.calibrations.items():
-        assert np.array_equal(parallel.calibrations[key].fit.params, cal.fit.params)
+        assert np.array_equal(parallel.calibrations[key].fit.theta, cal.fit.theta)
         assert np.array_equal(parallel.calibrations[key].fit.covariance, cal.fit.covariance)
 
 

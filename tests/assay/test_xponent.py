@@ -40,15 +40,15 @@ def test_fitted_curves_match_xponent_coefficients(xponent):
         ref = CurveFit.from_xponent(*(vendor[k] for k in "ABCDF"))
         std = cal.standards
         grid = np.geomspace(std["expected_concentration"].min(), std["expected_concentration"].max(), 200)
-        span = abs(ref.params[1] - ref.params[0])
+        span = abs(ref.theta[1] - ref.theta[0])
         diff = np.max(np.abs(cal.fit.predict(grid) - ref.predict(grid))) / span
         (close if diff <= 0.02 else worse).append((analyte, diff))
         if diff > 0.02:
             # Where the curves differ, ours is the better optimum of the same objective.
             x, y = std["expected_concentration"].to_numpy(), std["signal"].to_numpy()
             w = response_weights(y, "1/y^2", 1.0)
-            ours = np.sum(w * (logistic(np.log(x), cal.fit.params) - y) ** 2)
-            theirs = np.sum(w * (logistic(np.log(x), ref.params) - y) ** 2)
+            ours = np.sum(w * (logistic(np.log(x), cal.fit.theta) - y) ** 2)
+            theirs = np.sum(w * (logistic(np.log(x), ref.theta) - y) ** 2)
             assert ours < theirs, analyte
     # measured: 28 of 30 within 2 % of the signal span (median 2e-6); IL1B 3.8 %, MIG 3.6 %
     assert len(close) >= 27, worse

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from msclab.batch import Registry, run_batch
@@ -11,11 +13,23 @@ from .conftest import SETTINGS, assert_same_tables, zero_events
 
 
 def test_serial_batch_equals_analyze_and_rerun_is_all_cached(study, reference, tmp_path):
+    clock = time.perf_counter()
     first = run_batch([study], tmp_path, settings=SETTINGS, workers=0)
+    wall = time.perf_counter() - clock
     assert first.ok and first.computed == 22 and first.cached == 0  # 18 flow samples + 4 ELISA plates
     assert_same_tables(reference, tmp_path / "study")
     for name in ("runs.sqlite", "batch_report.html", "levey_jennings.csv"):
         assert (tmp_path / name).is_file()
+    # The plate's seconds are its wall time in the run (serial: at least every task's time), not the assembly's.
+    registry = Registry(tmp_path / "runs.sqlite")
+    (run,) = registry.runs()
+    (plate,) = registry.plates(run["run_id"])
+    tasks = registry.db.execute("SELECT DISTINCT started, finished FROM samples WHERE run_id = ?",
+                                (run["run_id"],)).fetchall()
+    registry.close()
+    assert sum(f - s for s, f in tasks) <= plate["seconds"] <= wall
+    report = (tmp_path / "batch_report.html").read_text()
+    assert '<a href="study/report.html">' in report and (tmp_path / "study" / "report.html").is_file()
 
     again = run_batch([study / "experiment.yaml"], tmp_path, settings=SETTINGS, workers=0)
     assert again.ok and again.computed == 0 and again.cached == 22

@@ -31,4 +31,29 @@ def test_fewer_than_three_plates_get_no_limits(tmp_path):
     assert table["center"].isna().all() and set(table["flag"]) == {""}
     path = write_batch_report(tmp_path / "r.html", {"run_id": "r1"}, [{"plate": "p0", "status": "done"}], [], table)
     text = path.read_text()
-    assert "data:image/png;base64," in text and "Levey" in text and "Westgard" in text
+    assert "data:image/png;base64," not in text and "Levey" in text and "Westgard" in text
+
+
+def test_report_draws_no_chart_under_three_points_wraps_titles_and_links_reports(tmp_path):
+    import re
+
+    from msclab.batch.report import TITLE_WIDTH, wrap_title
+
+    two = levey_jennings(_plates([50.0, 60.0]))
+    (tmp_path / "p0").mkdir()
+    (tmp_path / "p0" / "report.html").write_text("<html></html>")
+    plates = [{"plate": "p0", "status": "done", "seconds": 41.234}, {"plate": "p1", "status": "failed"}]
+    text = write_batch_report(tmp_path / "r.html", {"run_id": "r1"}, plates, [], two).read_text()
+    assert "data:image/png;base64," not in text  # 2 points: listed in levey_jennings.csv, not drawn
+    assert f"({two['series'].nunique()} such series)" in text
+    assert '<a href="p0/report.html">report.html</a>' in text
+    assert text.count("report.html</a>") == 1  # p1 has no report: no dead link
+    assert "<td>41.2</td>" in text
+    three = levey_jennings(_plates([50.0, 60.0, 55.0]))
+    drawn = write_batch_report(tmp_path / "r3.html", {"run_id": "r1"}, plates, [], three).read_text()
+    assert len(re.findall("data:image/png;base64,", drawn)) == three["series"].nunique()
+
+    title = "flow:th_ics:/Lymphocytes/Singlets/Live/CD45+/T cells/CD4/IFN-g+:pct_parent unstimulated"
+    lines = wrap_title(title).split("\n")
+    assert "".join(lines) == title  # nothing cut
+    assert len(lines) > 1 and all(len(line) <= TITLE_WIDTH for line in lines)

@@ -136,8 +136,11 @@ class CurveFit:
     ----------
     model, weighting
         What was fitted.
-    params
-        ``(A, B, c, D, F)``; NaN when the fit failed.
+    theta
+        ``(A, B, ln C, D, F)``: the coordinates the curve is fitted and
+        inverted in (``c = ln C``, see the module docstring); NaN when the fit
+        failed. For the parameters by name, in the units of ``curves.csv``
+        (``C`` in concentration units), use :attr:`params`.
     ok
         False when no usable curve could be fitted; ``reason`` says why.
     reason
@@ -157,7 +160,7 @@ class CurveFit:
 
     model: str
     weighting: str
-    params: np.ndarray
+    theta: np.ndarray
     ok: bool
     reason: str = ""
     covariance: np.ndarray = field(default_factory=lambda: np.full((0, 0), np.nan))
@@ -169,8 +172,8 @@ class CurveFit:
     def __repr__(self) -> str:
         if not self.ok:
             return f"CurveFit({self.model}, {self.weighting}, failed: {self.reason})"
-        params = ", ".join(f"{v:.4g}" for v in self.params)
-        return f"CurveFit({self.model}, {self.weighting}, params=({params}), sigma={self.sigma:.3g}, dof={self.dof})"
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return f"CurveFit({self.model}, {self.weighting}, {params}, sigma={self.sigma:.3g}, dof={self.dof})"
 
     @property
     def n_free(self) -> int:
@@ -180,30 +183,39 @@ class CurveFit:
     @property
     def rising(self) -> bool:
         """True when the response grows with concentration."""
-        return bool(self.params[1] > self.params[0])
+        return bool(self.theta[1] > self.theta[0])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Response at concentrations ``x``."""
         with np.errstate(divide="ignore"):
-            return logistic(np.log(np.asarray(x, dtype=float)), self.params)
+            return logistic(np.log(np.asarray(x, dtype=float)), self.theta)
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         """Concentration giving response ``y`` (NaN beyond the asymptotes)."""
-        return np.exp(inverse_logistic(np.asarray(y, dtype=float), self.params))
+        return np.exp(inverse_logistic(np.asarray(y, dtype=float), self.theta))
 
     def weights(self, y: np.ndarray) -> np.ndarray:
         """Weights of responses ``y`` under this fit's weighting."""
         return response_weights(y, self.weighting, self.weight_floor)
 
-    def to_dict(self) -> dict[str, float]:
-        """Parameters by name, plus xPONENT-style ``C`` (concentration units)."""
-        a, b, c, d, f = (float(v) for v in self.params)
+    @property
+    def params(self) -> dict[str, float]:
+        """Parameters by name, as ``curves.csv`` gives them: ``A, B, C, D, F`` with ``C`` in concentration units.
+
+        ``C`` is the (4PL) inflection concentration, ``exp`` of the fitted
+        ``c = ln C`` (:attr:`theta`); one unit in the notebook and in the files.
+        """
+        a, b, c, d, f = (float(v) for v in self.theta)
         return {"A": a, "B": b, "C": float(np.exp(c)), "D": d, "F": f}
+
+    def to_dict(self) -> dict[str, float]:
+        """The same as :attr:`params` (parameters by name, ``C`` in concentration units)."""
+        return self.params
 
     @classmethod
     def from_xponent(cls, a: float, b: float, c: float, d: float, f: float) -> CurveFit:
         """Build a curve from xPONENT "Logistic 5P" coefficients A, B, C, D, F."""
-        return cls(model="5pl", weighting="none", params=np.array([a, b, np.log(c), -d, f]), ok=True)
+        return cls(model="5pl", weighting="none", theta=np.array([a, b, np.log(c), -d, f]), ok=True)
 
 
 def _failed(model: str, weighting: str, reason: str, log_x: np.ndarray | None = None) -> CurveFit:

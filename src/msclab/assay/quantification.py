@@ -93,14 +93,14 @@ def back_calculate(
     nan = np.full(y.shape, np.nan)
     if not fit.ok or y.size == 0:
         return nan, nan.copy(), nan.copy()
-    t = inverse_logistic(y, fit.params)
+    t = inverse_logistic(y, fit.theta)
     ok = np.isfinite(t)
     lo, hi = nan.copy(), nan.copy()
     if ok.any() and fit.dof > 0 and np.all(np.isfinite(fit.covariance)):
-        jac = logistic_jacobian(t[ok], fit.params)[:, : fit.n_free]
+        jac = logistic_jacobian(t[ok], fit.theta)[:, : fit.n_free]
         var_params = np.einsum("ij,jk,ik->i", jac, fit.covariance, jac)
         var_noise = fit.sigma**2 / fit.weights(y[ok])
-        slope = logistic_slope(t[ok], fit.params)
+        slope = logistic_slope(t[ok], fit.theta)
         se = np.sqrt((var_params + var_noise) / slope**2)
         q = stats.t.ppf(0.5 + confidence / 2.0, fit.dof)
         with np.errstate(over="ignore"):  # a huge SE gives an infinite upper bound, which is honest
@@ -121,7 +121,7 @@ def _flags(
     low_std, high_std = cal.standard_range
     measured = np.isfinite(signal)
     calculable = np.isfinite(conc)
-    toward_high = (signal - fit.params[0]) * (fit.params[1] - fit.params[0]) > 0
+    toward_high = (signal - fit.theta[0]) * (fit.theta[1] - fit.theta[0]) > 0
     below_lloq, above_uloq = conc < cal.lloq, conc > cal.uloq
     rules = [
         (masked, "masked", "standard excluded from the fit", ""),
@@ -465,7 +465,7 @@ def _curve_row(plate: str, analyte: str, cal: Calibration, unit: str) -> dict:
         "analyte": analyte,
         "model": fit.model,
         "weighting": fit.weighting,
-        "params": json.dumps({**fit.to_dict(), "equation": EQUATION} if fit.ok else {}),
+        "params": json.dumps({**fit.params, "equation": EQUATION} if fit.ok else {}),
         "lloq": cal.lloq,
         "uloq": cal.uloq,
         "accepted": cal.accepted,

@@ -41,13 +41,37 @@ def local_cluster(workers: int | None = None) -> LocalCluster:
     about 1.5x the time of a serial run (see ``benchmarks/bench_batch.py``).
     The workers here keep glibc's adaptive threshold; they hold one task's
     samples at a time, so their memory stays bounded without trimming.
+
+    Ctrl-C is the command's to handle: the workers share the terminal's
+    process group, and a worker interrupted while it starts prints a
+    traceback. So they start with SIGINT ignored (a disposition a child
+    inherits), while this thread blocks SIGINT: an interrupt during the start
+    stays pending (Linux queues a blocked signal even when it is ignored) and
+    reaches the command once the cluster is up; the command then closes the
+    cluster, which ends the workers. Their log messages of that shutdown are
+    not shown (a failed task is reported per sample, not through logs). The
+    scheduler's HTTP server listens on a free local port, with no dashboard
+    (the default port 8787 may be taken by another cluster, which Dask warns about).
     """
+    import signal
+    import threading
+
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        return LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                            dashboard_address=None, silence_logs=logging.ERROR)
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            return LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                                dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                                silence_logs=logging.CRITICAL)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, handler if handler is not None else signal.default_int_handler)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def run_serial(plans: Sequence[ExperimentPlan]) -> Iterator[dict[str, Any]]:

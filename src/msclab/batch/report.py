@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
+import textwrap
+import time
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -16,6 +19,10 @@ from .._files import atomic_write
 
 #: Most charts drawn (series with flags first).
 MAX_CHARTS = 60
+#: Fewest points a chart is drawn with: limits need 3 plates (:func:`msclab.batch.qc.levey_jennings`).
+MIN_CHART_POINTS = 3
+#: Characters per line of a chart title (wrapped, never cut).
+TITLE_WIDTH = 58
 
 REFERENCES = [
     "Levey S, Jennings ER. The use of control charts in the clinical laboratory. "
@@ -47,7 +54,7 @@ def _chart(series: pd.DataFrame) -> str:
     bad = series["flag"].isin(["1-2s", "1-3s"]).to_numpy()
     ax.scatter([i for i, b in zip(x, bad) if b], series["value"][bad], color="#c00", zorder=3)
     ax.set_xticks(list(x), [str(p) for p in series["point"]], rotation=30, ha="right", fontsize=6)
-    ax.set_title(str(series["series"].iloc[0]), fontsize=7)
+    ax.set_title(wrap_title(str(series["series"].iloc[0])), fontsize=7)
     ax.tick_params(axis="y", labelsize=6)
     fig.tight_layout()
     buf = io.BytesIO()
@@ -56,14 +63,43 @@ def _chart(series: pd.DataFrame) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
+    """A chart title on as many lines as it needs, broken after ``/``, ``:`` or a space (never cut)."""
+    pieces = [p for p in re.split(r"(?<=[/: ])", title) if p]
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(line for chunk in lines for line in textwrap.wrap(chunk, width, break_on_hyphens=False) or [""])
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    value = row.get(column)
+    if column == "report" and value:
+        return f'<a href="{html.escape(str(value))}">report.html</a>'
+    return html.escape("" if value is None else str(value))
+
+
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for row in rows:
         cls = {"1-2s": "w", "1-3s": "r", "failed": "failed"}.get(str(row.get("flag") or row.get("status")), "")
-        cells = "".join(f"<td>{html.escape('' if row.get(c) is None else str(row.get(c)))}</td>" for c in columns)
+        cells = "".join(f"<td>{_cell(row, c)}</td>" for c in columns)
         body.append(f'<tr class="{cls}">{cells}</tr>')
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _plate_rows(folder: Path, plates: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plates with ``seconds`` rounded and a relative link to each experiment's ``report.html``."""
+    rows = []
+    for plate in plates:
+        report = folder / str(plate.get("plate", "")) / "report.html"
+        seconds = plate.get("seconds")
+        rows.append({**plate, "seconds": None if seconds is None else round(float(seconds), 1),
+                     "report": report.relative_to(folder).as_posix() if report.is_file() else None})
+    return rows
 
 
 def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: Sequence[dict[str, Any]],
@@ -75,9 +111,11 @@ def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: S
     path
         The HTML file.
     run
-        The run's registry row.
+        The run's registry row (its ``started`` gives the wall time so far).
     plates
-        The plates' registry rows.
+        The plates' registry rows; ``seconds`` is each plate's wall time in
+        the run, from its first task's start to its assembly's end. A plate
+        whose folder beside the report holds ``report.html`` gets a link to it.
     failures
         Failed units (``plate, stage, sample_id, reason``).
     lj
@@ -85,20 +123,29 @@ def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: S
     """
     flagged = lj[lj["flag"].isin(["1-2s", "1-3s"])]
     order = list(dict.fromkeys(list(flagged["series"]) + list(lj["series"])))
-    charts = [_chart(lj[lj["series"] == s]) for s in order[:MAX_CHARTS] if (lj["series"] == s).sum() >= 2]
+    drawable = [s for s in order if (lj["series"] == s).sum() >= MIN_CHART_POINTS]
+    charts = [_chart(lj[lj["series"] == s]) for s in drawable[:MAX_CHARTS]]
+    target = Path(path)
+    started = run.get("started")
+    wall = f", {time.time() - float(started):.1f} s wall time" if started is not None else ""
     parts = [
         f"<h1>msclab batch {html.escape(str(run.get('run_id', '')))}</h1>",
         f"<p>msclab {html.escape(str(run.get('msclab_version', '')))}, scheduler "
-        f"{html.escape(str(run.get('scheduler', '')))}, {len(plates)} plate(s), {len(failures)} failure(s).</p>",
+        f"{html.escape(str(run.get('scheduler', '')))}, {len(plates)} plate(s), {len(failures)} failure(s)"
+        f"{wall}.</p>",
         "<h2>Plates</h2>",
-        _table(plates, ["plate", "status", "n_units", "n_failed", "seconds", "reason", "manifest"]),
+        "<p>seconds: the plate's wall time in this run (first task started to results assembled; cached "
+        "units take none).</p>",
+        _table(_plate_rows(target.parent, plates),
+               ["plate", "status", "n_units", "n_failed", "seconds", "report", "reason", "manifest"]),
         "<h2>Failures</h2>",
         _table(failures, ["plate", "stage", "sample_id", "reason"]) if failures else "<p>None.</p>",
         "<h2>Cross-plate QC (Levey-Jennings)</h2>",
         "<p>Control samples' population frequencies (mean per control kind and plate) and standard-curve "
         "parameters, in run order. Centre = median of the batch, SD = 1.4826 &times; MAD; dashed lines at "
         "&plusmn;2 SD (orange) and &plusmn;3 SD (red). Westgard rules: <b>1-2s</b> warning, <b>1-3s</b> reject. "
-        "Series with fewer than 3 plates have no limits. All points: levey_jennings.csv.</p>",
+        f"Series with fewer than {MIN_CHART_POINTS} plates have no limits and are not drawn "
+        f"({len(order) - len(drawable)} such series). All points: levey_jennings.csv.</p>",
         f"<h3>Flags ({len(flagged)})</h3>",
         _table(flagged.to_dict("records"), ["series", "point", "value", "center", "sd", "z", "flag"])
         if len(flagged) else "<p>No point beyond 2 SD.</p>",
@@ -107,7 +154,6 @@ def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: S
     ]
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>msclab batch</title><style>{_STYLE}</style>"
             f"</head><body>{''.join(parts)}</body></html>")
-    target = Path(path)
     with atomic_write(target) as handle:
         handle.write(page)
     return target

@@ -162,9 +162,11 @@ def _record(runner, plans: Sequence[ExperimentPlan], registry: Registry, run_id:
     """Record every task summary as it arrives; return each experiment's QC record."""
     by_name = {p.input.name: p for p in plans}
     qc: dict[str, dict[str, Any]] = {}
+    first_start: dict[str, float] = {}  # a plate's wall time runs from its first task's start to its assembly's end
     for summary in runner:
         plate = summary["plate"]
         units = summary["units"]
+        first_start[plate] = min(first_start.get(plate, summary["started"]), summary["started"])
         if summary["kind"] != "assemble":
             registry.units(run_id, plate, units, started=summary["started"], finished=summary["finished"],
                            worker=summary["worker"])
@@ -181,7 +183,7 @@ def _record(runner, plans: Sequence[ExperimentPlan], registry: Registry, run_id:
         qc[plate] = record.get("qc", {})
         registry.plate(run_id, plate, str(by_name[plate].input.manifest), unit["key"],
                        "failed" if unit["status"] == "failed" else "done", unit["reason"],
-                       started=summary["started"], finished=summary["finished"], n_units=len(by_name[plate].units),
+                       started=first_start[plate], finished=summary["finished"], n_units=len(by_name[plate].units),
                        n_failed=len({(f["stage"], f["sample_id"]) for f in failed}), qc=qc[plate],
                        outputs=record.get("outputs"))
         reporter.task(summary)

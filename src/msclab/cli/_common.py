@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class _Console(Console):
 
     Written to a file or a pipe, a message stays one line per paragraph so a
     path in it can be grepped and copied; on a terminal long words (paths) are
-    never folded.
+    never folded or cropped.
     """
 
     @property
@@ -44,8 +45,13 @@ class _Console(Console):
     def soft_wrap(self, value: bool) -> None:
         pass  # decided by the output, not at construction
 
-    def print(self, *objects, **kwargs) -> None:  # noqa: D102 - rich API
+    def print(self, *objects, keep: Sequence[str] = (), **kwargs) -> None:
+        """Print as rich does, never cropping a long word; ``keep``: strings (paths) never split on a terminal."""
         kwargs.setdefault("overflow", "ignore")
+        kwargs.setdefault("crop", False)
+        if keep and self.is_terminal and len(objects) == 1 and isinstance(objects[0], str):
+            objects = (wrap_keeping(objects[0], self.width, keep),)
+            kwargs["soft_wrap"] = True
         super().print(*objects, **kwargs)
 
 
@@ -63,10 +69,68 @@ class _State:
 state = _State()
 
 
-def print_error(message: str, *, label: str = "error") -> None:
-    """Print one error paragraph on stderr (no markup interpretation of the message)."""
+def wrap_keeping(text: str, width: int, keep: Sequence[str] = (), first: int = 0, indent: str = "") -> str:
+    """Wrap ``text`` at spaces to ``width`` columns, never inside a word or a string of ``keep``.
+
+    Parameters
+    ----------
+    text
+        Lines (each wrapped on its own).
+    width
+        Columns of the terminal.
+    keep
+        Strings never split across lines, spaces included (file paths); one
+        longer than ``width`` stands alone on its line, whole.
+    first
+        Columns already taken on the first line (a label printed before).
+    indent
+        Put before every line but the first.
+    """
+    marks = {f"\x00{k}\x00": item for k, item in enumerate(sorted({str(p) for p in keep if p}, key=len, reverse=True))}
+    for mark, item in marks.items():
+        text = text.replace(item, mark)
+    out = []
+    for n, line in enumerate(text.split("\n")):
+        rows: list[str] = []
+        current, room = "", width - (first if n == 0 else 0)
+        for word in line.split(" "):
+            size = len(_restore(word, marks))
+            if current and len(_restore(current, marks)) + 1 + size > room:
+                rows.append(current)
+                current, room = word, width - len(indent)
+            else:
+                current = f"{current} {word}" if current else word
+        rows.append(current)
+        out.append(f"\n{indent}".join(rows))
+    return _restore(f"\n{indent}".join(out), marks)
+
+
+def print_problem(problem: object) -> None:
+    """Print one item of a list of problems on stderr (``  - ...``), wrapped like :func:`print_error`."""
+    text = str(problem)
+    if console_err.is_terminal:
+        file = getattr(problem, "file", None)
+        text = wrap_keeping(text, console_err.width, [str(file)] if file is not None else [], first=4, indent="    ")
+    console_err.print(f"  - {text}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _restore(text: str, marks: dict[str, str]) -> str:
+    for mark, item in marks.items():
+        text = text.replace(mark, item)
+    return text
+
+
+def print_error(message: str, *, label: str = "error", keep: Sequence[str] = ()) -> None:
+    """Print one error paragraph on stderr (no markup interpretation of the message).
+
+    Written to a file or a pipe it is one line per paragraph; on a terminal it
+    is wrapped at spaces, never inside a word or a path of ``keep`` (the file
+    an error names), so a path can be copied whole.
+    """
     console_err.print(f"[bold red]{label}:[/] ", end="", highlight=False)
-    console_err.print(message, markup=False, highlight=False)
+    if console_err.is_terminal:
+        message = wrap_keeping(message, console_err.width, keep, first=len(label) + 2)
+    console_err.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _is_cli_signal(exc: BaseException) -> bool:
@@ -142,7 +206,7 @@ class GuardedGroup(TyperGroup):
         except MsclabError as exc:
             if state.debug:
                 console_err.print(traceback.format_exc(), markup=False, highlight=False)
-            print_error(str(exc))
+            print_error(str(exc), keep=[str(exc.file)] if exc.file is not None else [])
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
             if state.debug:

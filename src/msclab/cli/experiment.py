@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import MsclabError
 from ..settings import CurveModel, Settings, Weighting
-from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, quiet_interrupts
+from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, print_problem, quiet_interrupts
 
 
 ALLOW_HELP = ("A further folder the experiment may read files from (repeatable). By default every path in "
@@ -62,9 +62,10 @@ def validate(
             console.print(f"  {line}", highlight=False, markup=False)
     problems = problems or override_problems(experiment)  # gates/overrides/ (docs/review.md)
     if problems:
-        console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:")
+        console_err.print(f"[bold red]{len(problems)} problem{'s' if len(problems) != 1 else ''}[/] in {experiment}:",
+                          keep=[str(experiment)])
         for problem in problems:
-            console_err.print(f"  - {problem}", highlight=False, markup=False)
+            print_problem(problem)
         raise typer.Exit(EXIT_BAD_INPUT)
     console.print(f"[green]OK[/]: {experiment} is valid.")
 
@@ -95,11 +96,13 @@ def init(
         raise MsclabError("already exists", file=existing[0],
                           hint="Use --force to overwrite it, or -o to write the drafts elsewhere.")
 
-    def read_keywords(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    def read_channels(path: Path):  # -> (keywords, channel table), see draft_markers
         fcs = open_fcs(path)
-        return fcs.keywords, dict(zip(fcs.var["pnn"], fcs.var["pns"], strict=True))
+        var = fcs.var[["pns", "type"]].rename(columns={"pns": "marker"}).astype({"type": str})
+        var.loc[fcs.time_channels(), "type"] = "time"
+        return fcs.keywords, var
 
-    manifest, sheet = draft_experiment(folder.resolve(), out.resolve(), read_keywords)
+    manifest, sheet = draft_experiment(folder.resolve(), out.resolve(), read_channels)
     with atomic_write(targets[0]) as handle:
         handle.write("# Drafted by 'msclab init'. Replace every TODO, then run 'msclab validate'.\n")
         yaml.safe_dump(manifest, handle, sort_keys=False, allow_unicode=True)
@@ -140,9 +143,14 @@ def analyze(
     from ..pipeline import analyze as run
 
     quiet_interrupts()
-    result = run(experiment, out, settings, allow=allow)
+    if console.is_terminal:  # a spinner with the current step; nothing extra when piped
+        with console.status("analysing", spinner="dots") as status:
+            result = run(experiment, out, settings, allow=allow,
+                         progress=lambda step: status.update(f"{step} ({experiment.parent.name})"))
+    else:
+        result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
-    console.print(f"Report: {out / 'report.html'}")
+    console.print(f"Report: {out / 'report.html'}", keep=[str(out / "report.html")])
     for warning in result.warnings:
         console_err.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)
     if result.n_failed:

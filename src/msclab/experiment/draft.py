@@ -2,9 +2,12 @@
 
 What the files state is filled in: plate and well from ``$CARRIERID`` /
 ``$LOCATIONID`` (FCS 3.2), ``$PLATEID``/``$PLATENAME`` and ``$WELLID``, or the
-file name; the sample from ``$SRC``, ``$FIL`` or the file name; panels from the
-``$PnS`` markers. What only the scientist knows (donor, condition, ratio,
-stimulus) is left as clearly marked ``TODO`` cells.
+file name; the plate from the sub-folder when no keyword names it; the sample
+from ``$SRC``, ``$FIL`` or the file name (made unique); panels from the
+``$PnS`` markers. Detectors without a ``$PnS`` marker are drafted with a
+``TODO`` marker; scatter, time and other non-fluorescence channels never are.
+What only the scientist knows (donor, condition, ratio, stimulus) is left as
+clearly marked ``TODO`` cells.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ _PANEL_GUESSES = (  # marker (lower case, no punctuation) -> protocol name
     ("cd56", "nk"), ("cd1a", "dc"), ("cd11c", "dc"), ("cd206", "macrophage"), ("cd105", "msc_identity"),
 )
 _SCATTER = re.compile(r"^(FSC|SSC|Time|Event|Width|Height)", re.IGNORECASE)
+_PLATE_KEYWORDS = ("$CARRIERID", "$PLATEID", "$PLATENAME", "PLATE NAME", "PLATE ID")
 
 
 def _squash(text: str) -> str:
@@ -53,8 +57,41 @@ def _panel_name(markers: dict[str, str], taken: set[str]) -> tuple[str, str]:
     return name, protocol
 
 
+def draft_markers(channels: pd.DataFrame) -> dict[str, str]:
+    """A panel's ``markers:`` (detector -> marker) from a file's channel table.
+
+    Parameters
+    ----------
+    channels
+        Index: detector (``$PnN``); columns ``marker`` (``$PnS``, may be empty)
+        and ``type`` (``scatter``, ``fluorescence``, ``time``, ``other``).
+
+    Returns
+    -------
+    dict
+        The fluorescence detectors with their ``$PnS`` marker (a ``$PnS``
+        that only repeats the detector name is none). A file that names no
+        marker at all gets every fluorescence detector with a ``TODO`` marker
+        naming it (of a height/width/area set only the area, ``-A``, detector).
+        Scatter, time and other channels are never markers.
+    """
+    fluor = channels[(channels["type"] == "fluorescence") & ~channels.index.to_series().str.match(_SCATTER).to_numpy()]
+    names = set(fluor.index)
+    named = {d: str(m or "").strip() for d, m in fluor["marker"].items()}
+    named = {d: m for d, m in named.items() if m and m != d}
+    if named:
+        return named
+    markers: dict[str, str] = {}
+    for detector in fluor.index:
+        base = re.sub(r"[-_ ]?[HW]$", "", detector)
+        if base != detector and any(n in names for n in (f"{base}-A", f"{base}_A", f"{base} A", f"{base}A")):
+            continue  # the area detector stands for this one
+        markers[detector] = f"{TODO}: marker measured in {detector}, or remove this line"
+    return markers
+
+
 def draft_experiment(
-    folder: Path, out: Path, read_keywords: Callable[[Path], tuple[dict[str, str], dict[str, str]]],
+    folder: Path, out: Path, read_channels: Callable[[Path], tuple[dict[str, str], pd.DataFrame]],
 ) -> tuple[dict, pd.DataFrame]:
     """Draft a manifest and a samplesheet for the files under ``folder``.
 
@@ -64,8 +101,9 @@ def draft_experiment(
         Folder with FCS files and assay exports (searched recursively).
     out
         Where the drafts will be written (paths are made relative to it).
-    read_keywords
-        ``path -> (keywords, detector -> marker)`` for one FCS file.
+    read_channels
+        ``path -> (keywords, channels)`` for one FCS file; ``channels`` as in
+        :func:`draft_markers`.
 
     Returns
     -------
@@ -78,9 +116,10 @@ def draft_experiment(
                           hint="Point 'msclab init' at the folder your cytometer exported to.")
     panels: dict[frozenset, tuple[str, str, dict[str, str]]] = {}
     rows = []
+    folders = {path.parent for path in fcs_files}
     for path in fcs_files:
-        keywords, channel_markers = read_keywords(path)
-        markers = {d: m for d, m in channel_markers.items() if m and not _SCATTER.match(d)}
+        keywords, channels = read_channels(path)
+        markers = draft_markers(channels)
         key = frozenset(markers.items())
         if key not in panels:
             name, protocol = _panel_name(markers, {v[0] for v in panels.values()})
@@ -101,7 +140,7 @@ def draft_experiment(
             "sample_id": sample_id,
             "file": os.path.relpath(path, out),
             "panel": panel,
-            "plate": _first(keywords, "$CARRIERID", "$PLATEID", "$PLATENAME", "PLATE NAME", "PLATE ID"),
+            "plate": _first(keywords, *_PLATE_KEYWORDS) or (_folder_plate(path, folder) if len(folders) > 1 else ""),
             "well": (normalise_well(well) or well) if well else "",
             "donor": TODO,
             "condition": TODO,
@@ -116,6 +155,10 @@ def draft_experiment(
             "control_for": control_for,
         })
     sheet = pd.DataFrame(rows, columns=list(COLUMNS))
+    stems = pd.Series([p.stem for p in fcs_files])
+    repeated = sheet.duplicated(["plate", "sample_id", "panel"], keep=False)
+    sheet.loc[repeated, "sample_id"] = stems[repeated]  # a $SRC shared by a plate's tubes of a panel names no sample
+    sheet["sample_id"] = _unique_ids(sheet)
     manifest = {
         "name": f"{TODO}: name of the study ({folder.name})",
         "samplesheet": "samplesheet.csv",
@@ -136,6 +179,35 @@ def draft_experiment(
         }],
     }
     return manifest, sheet
+
+
+def _folder_plate(path: Path, folder: Path) -> str:
+    """The plate of a file in a plate sub-folder: its folder path below ``folder``."""
+    parts = path.parent.relative_to(folder).parts
+    return "/".join(parts) if parts else folder.name
+
+
+def _unique_ids(sheet: pd.DataFrame) -> list[str]:
+    """Sample ids unique per panel: a repeated id gets its plate in front, then ``_2``, ``_3``...
+
+    One sample may have a tube in each panel (same id); two tubes of one panel
+    are two samples.
+    """
+    repeated = sheet.duplicated(["sample_id", "panel"], keep=False)
+    ids = [f"{plate.replace('/', '_')}_{sid}" if again and plate else sid
+           for sid, plate, again in zip(sheet["sample_id"], sheet["plate"], repeated, strict=True)]
+    seen: dict[tuple[str, str], int] = {}
+    taken = set(zip(ids, sheet["panel"], strict=True))
+    unique = []
+    for sid, panel in zip(ids, sheet["panel"], strict=True):
+        seen[sid, panel] = seen.get((sid, panel), 0) + 1
+        new, k = sid, seen[sid, panel]
+        while k > 1 and (new, panel) in taken:
+            new = f"{sid}_{k}"
+            k += 1
+        taken.add((new, panel))
+        unique.append(new)
+    return unique
 
 
 #: Cytokine markers, whose positive gates are set from the donor's unstimulated tube.

@@ -19,6 +19,8 @@ from ._text import MAX_DIGITS, whole_number
 
 CHANNEL_TYPES = ("scatter", "fluorescence", "time", "other")
 _SCATTER = re.compile(r"^(fsc|ssc|fs|ss)(\b|[-_ ]|$)|scatter", re.IGNORECASE)
+#: Names instruments give their time channel ("Time", "TIME", MACSQuant "HDR-T", "Clock").
+TIME_NAME = re.compile(r"^(time|hdr[-_ ]?t|clock)$", re.IGNORECASE)
 _OTHER = re.compile(
     r"width|event|count|length|pulse|index|residual|center|offset|beaddist|msw|lsw|sort|^computed", re.IGNORECASE
 )
@@ -229,7 +231,7 @@ def _kind(keywords: dict[str, str], n: int, name: str) -> str:
     declared = keywords.get(f"$P{n}TYPE", "").strip().lower()
     if declared in _TYPES_32:
         return _TYPES_32[declared]
-    if name.lower() == "time":
+    if TIME_NAME.match(name.strip()):
         return "time"
     if _SCATTER.search(name):
         return "scatter"

@@ -125,6 +125,33 @@ class FCSFile:
         mask_to_range(values, self.channels, self.leniencies)
         return values
 
+    def time_channels(self) -> list[str]:
+        """The channels that count time: typed ``time`` by ``$PnTYPE`` or name, else by their values.
+
+        When no channel is named as time, a channel other than scatter whose
+        stored values never decrease over all events (and are not constant) is
+        a clock: fluorescence is never sorted over a list-mode acquisition,
+        whose events are written in the order they were detected (FCS 3.1
+        section 3.3.2, list mode).
+
+        Returns
+        -------
+        list[str]
+            Channel names (``var`` index).
+        """
+        named = [c.name for c in self.channels if c.kind == "time"]
+        if named or self.n_events < 3:
+            return named
+        raw = self.read_raw()
+        found = []
+        for j, channel in enumerate(self.channels):
+            if channel.kind == "scatter":
+                continue
+            column = raw[:, j].astype(np.float64)
+            if np.all(np.diff(column) >= 0) and column[-1] > column[0]:
+                found.append(channel.name)
+        return found
+
     def read_events(self, scale: bool = True) -> np.ndarray:
         """The events as float32, events x channels.
 
@@ -344,10 +371,38 @@ def _read_data_set(handle, index: int, origin: int, file_size: int, path: Path) 
     if supplemental is not None:
         start, end = supplemental
         handle.seek(start)
-        extra = parse_keywords(handle.read(end - start + 1), path=path, offset=start,
-                               label="supplemental TEXT", leniencies=leniencies)
-        keywords = merge_supplemental(keywords, extra, leniencies)
+        raw = handle.read(end - start + 1)
+        binary = _binary_content(raw)
+        if binary:
+            leniencies.append(f"the supplemental TEXT (bytes {start}-{end}) holds {binary}, not keyword/value text "
+                              "(FCS 3.1 section 3.2.3); supplemental TEXT ignored")
+        else:
+            extra = parse_keywords(raw, path=path, offset=start, label="supplemental TEXT", leniencies=leniencies)
+            keywords = merge_supplemental(keywords, extra, leniencies)
     return DataSet(index, header, keywords, leniencies)
+
+
+#: Leading bytes of binary formats instruments store in the supplemental TEXT.
+_MAGIC = ((b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "an empty ZIP archive"), (b"\x1f\x8b", "gzip data"))
+
+
+def _binary_content(raw: bytes) -> str:
+    """What binary content a TEXT region holds (``""`` when it is text).
+
+    Some instruments (Sysmex/Partec CyFlow) store a ZIP archive of their
+    settings in the region ``$BEGINSTEXT``/``$ENDSTEXT`` name. Text holds no
+    NUL and few other control bytes besides the delimiter and line breaks.
+    """
+    for magic, name in _MAGIC:
+        if raw.startswith(magic):
+            return name
+    if not raw:
+        return ""
+    delimiter = raw[:1]
+    control = sum(1 for b in raw if (b < 32 and b not in (9, 10, 13)) and bytes([b]) != delimiter)
+    if b"\x00" in raw or control > len(raw) // 100:
+        return "binary data"
+    return ""
 
 
 def _supplemental_range(keywords: dict[str, str], header: Header, file_size: int,
