@@ -132,9 +132,10 @@ def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | 
     elif method == "threshold":
         confidence, reason, flag = _threshold_confidence(resolved)
     elif method == "quadrant":
-        parts = [_threshold_confidence(resolved[axis]) for axis in ("x", "y")]
+        axes = [axis for axis in ("x", "y") if axis in resolved]  # one axis when a panel lacks the other
+        parts = [_threshold_confidence(resolved[axis]) for axis in axes]
         confidence = min(p[0] for p in parts)
-        reason = "; ".join(f"{axis}: {p[1]}" for axis, p in zip("xy", parts))
+        reason = "; ".join(f"{axis}: {p[1]}" for axis, p in zip(axes, parts))
         flag = next((p[2] for p in parts if p[2]), "")
     elif method == "singlets":
         confidence = float(resolved.get("core_fraction", 1.0))

@@ -153,6 +153,11 @@ class _Run:
         self.plans: dict[str, dict[str, PlannedGate]] = {
             sid: {p.gate: p for p in gate_plan(protocol, lambda m, ev=ev: _has(ev, m))} for sid, ev in samples.items()
         }
+        #: Per sample: skipped ``keep_parent`` gate -> the population gated on instead.
+        self.stand_in: dict[str, dict[str, str]] = {
+            sid: {name: p.replaced_by for p in plan.values() if p.replaced_by for name in p.populations}
+            for sid, plan in self.plans.items()
+        }
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def alive(self) -> list[str]:
@@ -166,8 +171,30 @@ class _Run:
             if planned.status == "skip":
                 self.resolved[sid].skipped[planned.gate] = planned.reason
             else:
+                self.resolved[sid].skipped.update({name: planned.reason for name in planned.dropped})
                 out.append(sid)
         return out
+
+    def local(self, spec: GateSpec, members: list[str]) -> list[tuple[GateSpec, list[str]]]:
+        """``spec`` per group of members, its parent and operands replaced by their stand-ins.
+
+        A skipped ``keep_parent`` gate is replaced by the population its
+        plan names (its own parent), so the gates below it run there.
+        """
+        parts: dict[tuple[tuple[str, str], ...], tuple[GateSpec, list[str]]] = {}
+        for sid in members:
+            alias = self.stand_in[sid]
+            update: dict[str, Any] = {}
+            if spec.parent in alias:
+                update["parent"] = alias[spec.parent]
+            if isinstance(spec, BooleanSpec) and any(ref.lstrip("!") in alias for ref in spec.of):
+                update["of"] = [("!" if ref.startswith("!") else "") + alias.get(ref.lstrip("!"), ref.lstrip("!"))
+                                for ref in spec.of]
+            key = tuple(sorted((k, str(v)) for k, v in update.items()))
+            if key not in parts:
+                parts[key] = (spec.model_copy(update=update) if update else spec, [])
+            parts[key][1].append(sid)
+        return list(parts.values())
 
     def fail(self, sid: str, spec: GateSpec, exc: Exception) -> None:
         message = exc.message if isinstance(exc, MsclabError) else str(exc)
@@ -229,12 +256,13 @@ class _Run:
         handler = {ClusterGate: self._cluster, SingletsGate: self._singlets, ThresholdGate: self._threshold,
                    QuadrantGate: self._quadrant, DividedGate: self._divided, BooleanSpec: self._boolean,
                    RectangleSpec: self._rectangle, PolygonSpec: self._polygon}[type(spec)]
-        for members in self.groups(spec):
-            try:
-                handler(spec, members)
-            except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
-                for sid in members:
-                    self.fail(sid, spec, exc)
+        for group in self.groups(spec):
+            for local, members in self.local(spec, group):
+                try:
+                    handler(local, members)
+                except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
+                    for sid in members:
+                        self.fail(sid, spec, exc)
 
     def _each(self, spec: GateSpec, members: list[str], apply) -> None:
         """Run ``apply(sid)`` per member; a failure fails that sample only."""
@@ -290,6 +318,12 @@ class _Run:
         self._each(spec, members, apply)
 
     def _quadrant(self, spec: QuadrantGate, members: list[str]) -> None:
+        one_axis = [sid for sid in members if self.plans[sid][_label(spec)].reason]
+        if one_axis:
+            self._one_axis(spec, one_axis)
+            members = [sid for sid in members if sid not in one_axis]
+            if not members:
+                return
         x_cuts = self.thresholds(spec.x_threshold, spec.x, spec.parent, members, _keeps(spec, "x"))
         y_cuts = self.thresholds(spec.y_threshold, spec.y, spec.parent, members, _keeps(spec, "y"))
 
@@ -302,6 +336,26 @@ class _Run:
             for quadrant in spec.quadrants:
                 bounds = ((xv, None) if quadrant.x == "+" else (None, xv), (yv, None) if quadrant.y == "+" else (None, yv))
                 self.add(sid, quadrant.name, spec.parent, RectangleGate(dims, bounds), dict(record))
+        self._each(spec, members, apply)
+
+    def _one_axis(self, spec: QuadrantGate, members: list[str]) -> None:
+        """A quadrant gate whose ``optional_axis`` marker the panel lacks: the kept quadrants on one axis."""
+        axis = "x" if spec.optional_axis == "y" else "y"
+        marker, threshold = getattr(spec, axis), getattr(spec, f"{axis}_threshold")
+        cuts = self.thresholds(threshold, marker, spec.parent, members, _keeps(spec, axis))
+
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            planned = self.plans[sid][_label(spec)]
+            value, cut_record = _cut(cuts[sid])
+            record = {**self.base_record(spec, sid, [marker], members), "resolved": {axis: cut_record},
+                      "one_axis": planned.reason, "_label": _label(spec)}
+            for quadrant in spec.quadrants:
+                if quadrant.name in planned.dropped:
+                    continue
+                bounds = ((value, None),) if getattr(quadrant, axis) == "+" else ((None, value),)
+                self.add(sid, quadrant.name, spec.parent, RectangleGate((ev.dimension(ev.channel(marker)),), bounds),
+                         dict(record))
         self._each(spec, members, apply)
 
     def _divided(self, spec: DividedGate, members: list[str]) -> None:
