@@ -167,3 +167,11 @@ def test_no_sample_fails_for_an_optional_marker(tmp_path: Path, missing: str) ->
     assert result.n_failed == 0, result.failures.to_string()
     treg = result.populations[(result.populations["panel"] == "Treg") & (result.populations["name"] == "Treg")]
     assert len(treg) >= 8  # every culture of both donors has its Treg readout
+    # Nothing silent: the skipped gate is in the terminal warnings, gate_qc.csv and the report's section.
+    skipped = {"dye": "CD4 divided", "cd8": "CD8 divided", "cd45": "CD45+"}[missing]
+    qc = pd.read_csv(tmp_path / "out" / "gate_qc.csv")
+    assert set(qc.loc[(qc["panel"] == "Treg") & (qc["gate"] == skipped), "flag"]) == {"skipped"}
+    assert any(w.startswith("panel Treg:") and skipped in w and "skipped" in w for w in result.warnings)
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    section = report[report.index('id="gate-confidence"'):report.index('id="gates"')]
+    assert f"<td>{skipped}</td>" in section and 'href="#gate-confidence"' in report

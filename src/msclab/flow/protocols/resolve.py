@@ -431,12 +431,19 @@ class _Run:
                 out[sid] = (value, {"method": "fixed", "value": th.value, "threshold": value})
             return out
         (values,) = self.pooled(members, parent, [marker])
-        record = self._own_threshold(th.method, th, values, keep)
+        record = self._own_threshold(th.method, th, values, keep, self._zero(members[0], marker))
         for sid in members:
             out[sid] = (record["threshold"], record)
         return out
 
-    def _own_threshold(self, method: str, th: Threshold, values: np.ndarray, keep: str) -> dict[str, Any]:
+    def _zero(self, sid: str, marker: str) -> float:
+        """Where an unstained event (data value 0) lies on ``marker``'s gating scale."""
+        ev = self.resolved[sid].events
+        return ev.to_scale(ev.channel(marker), 0.0)
+
+    def _own_threshold(self, method: str, th: Threshold, values: np.ndarray, keep: str,
+                       zero: float) -> dict[str, Any]:
+        """A threshold from the parent's own events; ``zero`` (unstained position) is kept for its confidence."""
         if method == "valley":
             record = resolvers.density_valley(values, keep=keep, between=th.between, width=th.width,
                                               separation=th.separation)
@@ -445,7 +452,7 @@ class _Run:
         else:
             record = resolvers.percentile_threshold(values, th.percentile)
         record["threshold"] += th.margin
-        return {"method": method, **record}
+        return {"method": method, **record, "keep": keep, "zero": zero}
 
     def _control_threshold(self, th: Threshold, sid: str, marker: str, parent: str,
                            keep: str) -> tuple[float, dict[str, Any]]:
@@ -456,7 +463,7 @@ class _Run:
         controls, how = self.find_controls(sid, kind, marker_key, th.match) if kind else ([], "")
         if not controls:
             values = self.resolved[sid].events.values(channel)[self.resolved[sid].mask(parent)]
-            record = self._own_threshold(th.fallback, th, values, keep)
+            record = self._own_threshold(th.fallback, th, values, keep, self._zero(sid, marker))
             record["note"] = (f"no {kind or 'control'} sample for {marker}: fell back to {th.fallback}")
             return record["threshold"], record
         values = np.concatenate([self.resolved[c].events.values(self.resolved[c].events.channel(marker))
