@@ -114,8 +114,9 @@ def gate_warnings(gate_qc: pd.DataFrame) -> list[str]:
                    f"used instead (gate and samples: {', '.join(gates)}); the reasons are in gate_qc.csv.")
     for panel, rows in gate_qc[flags == "low_confidence"].groupby("panel", sort=False):
         gates = [f"{gate} ({part['sample_id'].nunique()})" for gate, part in rows.groupby("gate", sort=False)]
-        out.append(f"panel {panel}: {len(rows)} gate(s) have low confidence (gate and samples: {', '.join(gates)}); "
-                   "look at their gate plots (gate_qc.csv and the report's Gate confidence section list them).")
+        out.append(f"panel {panel}: {len(rows)} gate result(s) of low confidence (gate and samples: "
+                   f"{', '.join(gates)}); look at their gate plots (gate_qc.csv and the report's Gate confidence "
+                   "section list them).")
     return out
 
 

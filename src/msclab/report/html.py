@@ -102,7 +102,10 @@ def _gate_confidence(result: ReportData) -> dict[str, Any]:
     for panel, rows in flagged.groupby("panel", sort=False):
         rows = rows.sort_values(["order", "confidence", "gate", "sample_id"], na_position="last")
         counts = rows["flag"].value_counts().to_dict()
-        panels.append({"panel": panel, "counts": counts, "n": len(rows),
+        by_gate = (rows.groupby(["gate", "flag"], sort=False)
+                   .agg(samples=("sample_id", "nunique"), lowest=("confidence", "min"),
+                        highest=("confidence", "max"), reason=("reason", "first")).reset_index())
+        panels.append({"panel": panel, "counts": counts, "n": len(rows), "summary": _table(by_gate, digits=2),
                        "table": _table(rows, ["sample_id", "gate", "method", "confidence", "flag", "reason"], 2)})
     return {"n_checked": int(table["confidence"].notna().sum()), "n_samples": int(table["sample_id"].nunique()),
             "counts": {flag: int((flags == flag).sum()) for flag in _FLAG_ORDER}, "panels": panels}
