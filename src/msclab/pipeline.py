@@ -66,7 +66,15 @@ class AnalysisResult:
                 f"one in {rows['sample_id'].nunique()} sample(s) ({', '.join(dict.fromkeys(rows['population']))}); "
                 "their readouts carry the flag control_fallback. Add the controls to the samplesheet and to the "
                 "panel's controls: in experiment.yaml.")
-        return out
+        return out + gate_warnings(self.gate_qc)
+
+    @property
+    def gate_qc(self) -> pd.DataFrame:
+        """One row per data-driven or skipped gate of every sample (``gate_qc.csv``)."""
+        from .flow.qc import gate_qc_from_provenance
+
+        steps = self.provenance.steps if self.provenance is not None else {}
+        return gate_qc_from_provenance(steps.get("gating", {}))
 
     @property
     def n_failed(self) -> int:
@@ -80,6 +88,36 @@ class AnalysisResult:
         return (f"AnalysisResult({self.experiment.spec.name!r}: readouts {self.readouts.n_obs} samples x "
                 f"{self.readouts.n_vars} readouts, {len(self.effects)} effects, {self.n_failed} failed samples; "
                 f"{self.comparison!r})")
+
+
+def gate_warnings(gate_qc: pd.DataFrame) -> list[str]:
+    """Warnings for skipped and low-confidence gates, one per panel and kind (terminal summary and report).
+
+    Parameters
+    ----------
+    gate_qc
+        The ``gate_qc.csv`` table (:func:`msclab.flow.qc.gate_qc`).
+    """
+    out: list[str] = []
+    if not len(gate_qc):
+        return out
+    flags = gate_qc["flag"].fillna("")
+    for panel, rows in gate_qc[flags == "skipped"].groupby("panel", sort=False):
+        gates = [f"{gate} in {part['sample_id'].nunique()} sample(s) ({part['reason'].iloc[0]})"
+                 for gate, part in rows.groupby("gate", sort=False)]
+        out.append(f"panel {panel}: {len(gates)} gate(s) skipped because the panel lacks their markers, so their "
+                   f"readouts are not measured: {'; '.join(gates)}.")
+    mixture = (flags == "fallback") & (gate_qc["method"] == "cluster")  # control fallbacks have their own warning
+    for panel, rows in gate_qc[mixture].groupby("panel", sort=False):
+        gates = [f"{gate} ({part['sample_id'].nunique()})" for gate, part in rows.groupby("gate", sort=False)]
+        out.append(f"panel {panel}: the mixture of a cluster gate was not trusted and density-valley thresholds were "
+                   f"used instead (gate and samples: {', '.join(gates)}); the reasons are in gate_qc.csv.")
+    for panel, rows in gate_qc[flags == "low_confidence"].groupby("panel", sort=False):
+        gates = [f"{gate} ({part['sample_id'].nunique()})" for gate, part in rows.groupby("gate", sort=False)]
+        out.append(f"panel {panel}: {len(rows)} gate result(s) of low confidence (gate and samples: "
+                   f"{', '.join(gates)}); look at their gate plots (gate_qc.csv and the report's Gate confidence "
+                   "section list them).")
+    return out
 
 
 @dataclass
@@ -432,9 +470,7 @@ def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
     _csv(result.curves, paths["curves"])
     _csv(result.failures, paths["failures"])
     _csv(result.flow_qc, out / "flow_qc.csv")
-    from .flow.qc import gate_qc_from_provenance
-
-    _csv(gate_qc_from_provenance(result.provenance.steps.get("gating", {})), out / "gate_qc.csv")
+    _csv(result.gate_qc, out / "gate_qc.csv")
     _csv(result.trends, paths["trends"])
     write_report(result, paths["report"])
     result.provenance.steps["outputs"] = {k: str(p) for k, p in paths.items()}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
 
 from msclab.pipeline import Settings, analyze
 from msclab.simulate import StudyDesign, simulate_study

@@ -33,7 +33,6 @@ if not hasattr(otherlab, "write_study"):
 SETTINGS = Settings(n_boot=300, plots=False)
 T_CELL = ("Treg", "Th1", "Th17", "Th2")
 HARD = ("Transitional B", "Plasmablasts", "CD56bright")
-_GATES_PENDING = "cluster and optional-marker gates are being fixed (issue 13 findings 1, 4; issue 19)"
 
 
 def within(truth: float, got: float) -> bool:
@@ -98,7 +97,6 @@ def test_otherlab_t_cells_within_tolerance(otherlab_run) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_GATES_PENDING)
 def test_otherlab_small_populations_within_tolerance(otherlab_run) -> None:
     table = _otherlab_table(otherlab_run)
     table = table[table["population"].isin(HARD)]
@@ -115,7 +113,6 @@ def test_simulate_t_cells_within_tolerance(simulate_run) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_GATES_PENDING)
 def test_simulate_small_populations_within_tolerance(simulate_run) -> None:
     table = _simulate_table(simulate_run)
     table = table[table["population"].isin(("Transitional B", "Plasmablasts", "CD56bright"))]
@@ -124,7 +121,6 @@ def test_simulate_small_populations_within_tolerance(simulate_run) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_GATES_PENDING)
 def test_otherlab_planted_effects_get_their_verdicts(otherlab_run) -> None:
     """Each planted effect with a catalogue entry: observed log2 near the planted one, verdict from its sign."""
     truth, result = otherlab_run
@@ -156,7 +152,6 @@ def test_simulate_planted_effects_get_their_verdicts(simulate_run) -> None:
     assert truth["effects"]["treg_frequency"] == "up"
 
 
-@pytest.mark.xfail(strict=False, reason=_GATES_PENDING)
 @pytest.mark.parametrize("missing", ["dye", "cd8", "cd45"])
 def test_no_sample_fails_for_an_optional_marker(tmp_path: Path, missing: str) -> None:
     """A panel without a proliferation dye, CD8 or CD45 (and the NK panel without CD107a) loses gates, not samples."""
@@ -167,3 +162,11 @@ def test_no_sample_fails_for_an_optional_marker(tmp_path: Path, missing: str) ->
     assert result.n_failed == 0, result.failures.to_string()
     treg = result.populations[(result.populations["panel"] == "Treg") & (result.populations["name"] == "Treg")]
     assert len(treg) >= 8  # every culture of both donors has its Treg readout
+    # Nothing silent: the skipped gate is in the terminal warnings, gate_qc.csv and the report's section.
+    skipped = {"dye": "CD4 divided", "cd8": "CD8 divided", "cd45": "CD45+"}[missing]
+    qc = pd.read_csv(tmp_path / "out" / "gate_qc.csv")
+    assert set(qc.loc[(qc["panel"] == "Treg") & (qc["gate"] == skipped), "flag"]) == {"skipped"}
+    assert any(w.startswith("panel Treg:") and skipped in w and "skipped" in w for w in result.warnings)
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    section = report[report.index('id="gate-confidence"'):report.index('id="gates"')]
+    assert f"<td>{skipped}</td>" in section and 'href="#gate-confidence"' in report

@@ -114,7 +114,8 @@ def test_control_fallback_is_a_warning_and_a_flag(tmp_path: Path) -> None:
     from msclab.readouts import readout_flags
 
     result = analyze(_th_study(tmp_path / "study", {}), tmp_path / "out", Settings(n_boot=100, plots=False))
-    assert len(result.warnings) == 1 and "panel Th" in result.warnings[0] and "control_fallback" in result.warnings[0]
+    fallbacks = [w for w in result.warnings if "control_fallback" in w]  # skipped / low-confidence gates warn too
+    assert len(fallbacks) == 1 and "panel Th" in fallbacks[0]
     flags = readout_flags(result.readouts)
     th1 = [r for r in flags.columns if r.endswith("/Th1:pct_parent")]
     assert th1 and set(flags[th1[0]].dropna()) == {"control_fallback"}
@@ -133,5 +134,5 @@ def test_no_fallback_no_warning(tmp_path: Path) -> None:
     from msclab.readouts import readout_flags
 
     result = analyze(_th_study(tmp_path / "study", None), tmp_path / "out", Settings(n_boot=100, plots=False))
-    assert result.warnings == []
+    assert not [w for w in result.warnings if "control_fallback" in w or "fell back" in w]
     assert not (readout_flags(result.readouts) == "control_fallback").any().any()

@@ -116,3 +116,27 @@ def test_forest_arrow_points_where_suppression_should_lie():
     assert plotted_arrow("down", "pct_suppression") == ARROWS["up"]
     assert plotted_arrow("down", "log2_ratio") == ARROWS["down"]
     assert plotted_arrow("no_change", "pct_suppression") == ARROWS["no_change"]
+
+
+def test_gate_confidence_section_lists_every_flagged_gate(analysed, tmp_path):
+    """The summary links to a Gate confidence section that lists each flagged gate of gate_qc.csv."""
+    import pandas as pd
+
+    _, _, _, out = analysed
+    qc = pd.read_csv(out / "gate_qc.csv")
+    flagged = qc[qc["flag"].fillna("") != ""]
+
+    def work(page):
+        page.click("#gate-confidence-summary a[href='#gate-confidence']")
+        top = page.evaluate("document.getElementById('gate-confidence').getBoundingClientRect().top")
+        page.eval_on_selector_all(".gate-qc-samples", "els => els.forEach(e => e.parentElement.open = true)")
+        rows = page.eval_on_selector_all(".gate-qc-samples tbody tr",
+                                         "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))")
+        page.screenshot(path=str(tmp_path / "gate_confidence.png"))
+        return top, rows
+
+    top, rows = _open(out, work)
+    assert abs(top) < 5  # the link scrolled the section to the top
+    assert len(rows) == len(flagged)
+    assert sorted((r[0], r[1], r[4]) for r in rows) == sorted(zip(flagged["sample_id"], flagged["gate"], flagged["flag"]))
+    assert (tmp_path / "gate_confidence.png").stat().st_size > 10_000

@@ -114,8 +114,11 @@ def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | 
       (:func:`~msclab.flow.protocols.resolvers.valley_confidence`); a control
       threshold's confidence grows with its control events (a 99.5th
       percentile of fewer than :data:`MIN_CONTROL_EVENTS` rests on fewer than
-      ~10 events beyond it; Roederer, Cytometry 2001;45:194); ``beyond_peak``
-      0.7 (no second population seen); ``fallback`` when a control was missing.
+      ~10 events beyond it; Roederer, Cytometry 2001;45:194); a cut beyond a
+      lone peak (one-peak ``valley``, ``beyond_peak``) by where that peak lies
+      against unstained events
+      (:func:`~msclab.flow.protocols.resolvers.single_peak_confidence`);
+      ``fallback`` when a control was missing.
     - ``singlets``: the share of events on the singlet ridge's core.
     - ``divided``: 1 - the overlap of adjacent dye generations at the cut
       (generation width against one halving).
@@ -132,9 +135,10 @@ def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | 
     elif method == "threshold":
         confidence, reason, flag = _threshold_confidence(resolved)
     elif method == "quadrant":
-        parts = [_threshold_confidence(resolved[axis]) for axis in ("x", "y")]
+        axes = [axis for axis in ("x", "y") if axis in resolved]  # one axis when a panel lacks the other
+        parts = [_threshold_confidence(resolved[axis]) for axis in axes]
         confidence = min(p[0] for p in parts)
-        reason = "; ".join(f"{axis}: {p[1]}" for axis, p in zip("xy", parts))
+        reason = "; ".join(f"{axis}: {p[1]}" for axis, p in zip(axes, parts))
         flag = next((p[2] for p in parts if p[2]), "")
     elif method == "singlets":
         confidence = float(resolved.get("core_fraction", 1.0))
@@ -157,7 +161,7 @@ MIN_CONTROL_EVENTS = 2000
 
 
 def _threshold_confidence(resolved: Mapping[str, Any]) -> tuple[float, str, str]:
-    from .protocols.resolvers import valley_confidence
+    from .protocols.resolvers import single_peak_confidence, valley_confidence
 
     method = resolved.get("method")
     flag = "fallback" if resolved.get("note") else ""
@@ -169,6 +173,10 @@ def _threshold_confidence(resolved: Mapping[str, Any]) -> tuple[float, str, str]
         n = int(resolved.get("n_control_events", 0))
         confidence = min(1.0, n / MIN_CONTROL_EVENTS)
         reason = f"{n} control events ({resolved.get('control_type', 'control')})"
+    elif method == "beyond_peak" and resolved.get("zero") is not None:
+        found = single_peak_confidence(float(resolved["peak"]), float(resolved["spread"]), float(resolved["zero"]),
+                                       "below", float(resolved.get("width", 3.0)))
+        confidence, reason = found["confidence"], f"cut beyond the negative peak; {found['reason']}"
     elif method == "beyond_peak":
         confidence, reason = 0.7, "no second population: cut beyond the negative peak"
     elif method == "percentile":

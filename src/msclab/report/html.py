@@ -82,6 +82,35 @@ def _images(paths: list[Path], limit: int | None, panels: tuple[str, ...] = ()) 
     return out
 
 
+#: Order of the gate-confidence flags in the report (worst first).
+_FLAG_ORDER = {"low_confidence": 0, "fallback": 1, "skipped": 2}
+
+
+def _gate_confidence(result: ReportData) -> dict[str, Any]:
+    """The gate-confidence section: counts, and per panel the flagged gates (sample, gate, confidence, reason).
+
+    Read from the gating provenance, so any :class:`ReportData` with a
+    provenance has it.
+    """
+    from ..flow.qc import gate_qc_from_provenance
+
+    gating = result.provenance.steps.get("gating", {}) if result.provenance else {}
+    table = gate_qc_from_provenance(gating)
+    flags = table["flag"].fillna("")
+    flagged = table[flags != ""].assign(order=flags[flags != ""].map(_FLAG_ORDER).fillna(3))
+    panels = []
+    for panel, rows in flagged.groupby("panel", sort=False):
+        rows = rows.sort_values(["order", "confidence", "gate", "sample_id"], na_position="last")
+        counts = rows["flag"].value_counts().to_dict()
+        by_gate = (rows.groupby(["gate", "flag"], sort=False)
+                   .agg(samples=("sample_id", "nunique"), lowest=("confidence", "min"),
+                        highest=("confidence", "max"), reason=("reason", "first")).reset_index())
+        panels.append({"panel": panel, "counts": counts, "n": len(rows), "summary": _table(by_gate, digits=2),
+                       "table": _table(rows, ["sample_id", "gate", "method", "confidence", "flag", "reason"], 2)})
+    return {"n_checked": int(table["confidence"].notna().sum()), "n_samples": int(table["sample_id"].nunique()),
+            "counts": {flag: int((flags == flag).sum()) for flag in _FLAG_ORDER}, "panels": panels}
+
+
 def _catalogue(exp):
     from ..catalogue import load_catalogue
 
@@ -161,6 +190,7 @@ def render_report(result: ReportData) -> str:
         "failed_table": _table(failed),
         "failures_table": _table(result.failures),
         "warnings": result.warnings,
+        "gate_confidence": _gate_confidence(result),
         "low_events_table": _table(_low_event_populations(result)),
         "curves_table": _table(result.curves, ["assay", "plate", "analyte", "model", "weighting", "lloq", "uloq",
                                                "accepted", "reason"]),

@@ -92,3 +92,46 @@ def test_confidence_of_a_single_peak_valley_is_flagged_low():
     fixed = {"method": "rectangle", "resolved": {}}
     assert gate_confidence(fixed) is None
     assert np.isnan(gate_qc({}, "p", {"s": {"g": "why"}})["confidence"]).all()
+
+
+def _one_peak(mode: float, spread: float, zero: float, keep: str) -> dict:
+    return {"method": "threshold", "resolved": {"method": "valley", "single_peak": True, "peaks": [mode],
+                                                "spread": spread, "width": 4.0, "zero": zero, "keep": keep,
+                                                "threshold": mode - 4 * spread}}
+
+
+def test_one_peak_confidence_judges_the_peak_against_unstained_events():
+    """A lone bright peak kept above the cut (all CD45+) is trusted; a lone peak at the unstained position is not.
+
+    Analytic values: Phi(d - width) for a kept positive peak, Phi(width - |d|) for a negative one.
+    """
+    from scipy.stats import norm
+
+    bright = gate_confidence(_one_peak(0.70, 0.05, 0.11, "above"))   # d = 11.8 SD above unstained
+    assert bright[1] == pytest.approx(1.0, abs=1e-4) and bright[2] == ""
+    unstained = gate_confidence(_one_peak(0.12, 0.03, 0.11, "above"))  # the peak is where negatives sit
+    assert unstained[1] == pytest.approx(norm.cdf(0.01 / 0.03 - 4), abs=1e-3) and unstained[2] == "low_confidence"
+    negative = gate_confidence(_one_peak(0.13, 0.04, 0.11, "below"))   # Live: the viability-negative peak
+    assert negative[1] == pytest.approx(norm.cdf(4 - 0.25), abs=1e-3) and negative[2] == ""
+
+    def beyond(peak):
+        return {"method": "threshold", "resolved": {"method": "beyond_peak", "peak": peak, "spread": 0.05,
+                                                    "width": 3.0, "zero": 0.11, "threshold": peak + 0.15}}
+    dim = gate_confidence(beyond(0.22))      # CD25- of CD4 T cells: stain index 1.1
+    assert dim[1] == pytest.approx(norm.cdf(3 - 1.1), abs=1e-3) and dim[2] == ""
+    bright = gate_confidence(beyond(0.50))   # the tallest peak is a resolved positive population: SI 3.9
+    assert bright[1] == pytest.approx(norm.cdf(3 - 3.9), abs=1e-3) and bright[2] == "low_confidence"
+
+
+@pytest.mark.parametrize("missing", ["CD45", "CD8"])
+def test_cd45_and_cd8_degrade_their_gates(missing):
+    """Without CD45 the gates below CD45+ run on Live; without CD8, CD4 is gated on CD4 alone and CD8 is skipped."""
+    plan = {g.gate: g for g in gate_plan(load_protocol("treg"), ChannelIndex.of_panel([m for m in OMIP053 if m != missing]).has)}
+    assert "missing" not in {g.status for g in plan.values()}
+    if missing == "CD45":
+        assert plan["CD45+"].status == "skip" and plan["CD45+"].replaced_by == "Live"
+        assert plan["T cells"].status == "run" and plan["Treg"].status == "run"
+    else:
+        assert plan["CD4,CD8"].status == "run" and plan["CD4,CD8"].dropped == ("CD8",)
+        assert "CD4 gated on CD4 alone" in plan["CD4,CD8"].reason
+        assert plan["CD8 divided"].status == "skip" and plan["Treg"].status == "run"

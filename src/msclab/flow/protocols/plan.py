@@ -3,7 +3,11 @@
 A gate is *core* (the panel means nothing without it) or ``optional``. A
 gate whose markers the panel lacks is skipped when it is optional, and so is
 every gate below it (its children, and boolean gates using it); a missing
-core marker is an error. :func:`gate_plan` gives the plan for any way of
+core marker is an error. Two kinds of gate degrade instead: an optional
+gate with ``if_missing: keep_parent`` (its children are gated on its parent),
+and a quadrant gate whose ``optional_axis`` marker is missing (its quadrants
+negative on that axis are gated on the other axis alone, the others are
+skipped). :func:`gate_plan` gives the plan for any way of
 asking "does the panel have this marker?": the experiment's panel
 (``msclab validate``; ``ChannelIndex.of_panel(markers).has``) or one sample's
 channels (gating), both by :class:`msclab.flow.channels.ChannelIndex`.
@@ -38,7 +42,12 @@ class PlannedGate:
         ``run``; ``skip`` (optional gate, or below a skipped gate); ``missing``
         (a core gate whose markers the panel lacks: an error).
     reason
-        Why it is skipped or missing (empty for ``run``).
+        Why it is skipped, missing or run on one axis (empty for a full run).
+    replaced_by
+        For a skipped ``keep_parent`` gate: the population its children are
+        gated on instead.
+    dropped
+        For a quadrant gate run on one axis: the populations it skips.
     """
 
     gate: str
@@ -46,6 +55,8 @@ class PlannedGate:
     core: bool
     status: Literal["run", "skip", "missing"]
     reason: str = ""
+    replaced_by: str = ""
+    dropped: tuple[str, ...] = ()
 
 
 def _read_markers(gate: GateSpec) -> list[str]:
@@ -64,24 +75,49 @@ def gate_plan(protocol: Protocol, available: Callable[[str], bool]) -> list[Plan
         Whether the panel has a marker spec (``"CD3"``, ``"CTV|CFSE"``, ``"FSC-A"``).
     """
     blocked: dict[str, str] = {}
+    stand_in: dict[str, str] = {}  # a skipped keep_parent gate -> the population used instead
     plan = []
     for gate in protocol.gates:
         names = tuple(gate.names) if isinstance(gate, QuadrantSpec) else (gate.name,)
         uses = [gate.parent] + ([ref.lstrip("!") for ref in gate.of] if isinstance(gate, BooleanSpec) else [])
         above = next((u for u in uses if u in blocked), None)
         missing = [m for m in dict.fromkeys(_read_markers(gate)) if not available(m)]
+        one_axis = _one_axis(gate, missing)
+        replaced_by, dropped = "", ()
         if above is not None:
             status, reason = "skip", f"below the skipped gate {above!r} ({blocked[above]})"
+        elif one_axis:
+            status, dropped = "run", tuple(q.name for q in gate.quadrants if getattr(q, gate.optional_axis) == "+")
+            kept = [q.name for q in gate.quadrants if q.name not in dropped]
+            reason = (f"the panel has no {one_axis}: {', '.join(kept)} gated on {getattr(gate, _other(gate))} alone"
+                      + (f"; {', '.join(dropped)} skipped" if dropped else ""))
+            blocked.update({n: reason for n in dropped})
         elif missing and gate.optional:
             status, reason = "skip", f"optional gate; the panel has no {' / '.join(missing)}"
+            if gate.if_missing == "keep_parent":
+                replaced_by = stand_in.get(gate.parent, gate.parent)
+                reason += f": the gates below are gated on {replaced_by!r} instead"
+                stand_in[gate.name] = replaced_by
         elif missing:
             status, reason = "missing", f"core gate; the panel has no {' / '.join(missing)}"
         else:
             status, reason = "run", ""
-        if status != "run":
+        if status != "run" and not replaced_by:
             blocked.update({n: reason if above is None else blocked[above] for n in names})
-        plan.append(PlannedGate(gate_label(gate), names, not gate.optional, status, reason))
+        plan.append(PlannedGate(gate_label(gate), names, not gate.optional, status, reason, replaced_by, dropped))
     return plan
+
+
+def _other(gate: QuadrantSpec) -> str:
+    return "x" if gate.optional_axis == "y" else "y"
+
+
+def _one_axis(gate: GateSpec, missing: list[str]) -> str:
+    """The marker of a quadrant gate's ``optional_axis`` when it is the only one missing, else ``""``."""
+    if not isinstance(gate, QuadrantSpec) or gate.optional_axis is None:
+        return ""
+    axis_marker = getattr(gate, gate.optional_axis)
+    return axis_marker if missing == [axis_marker] else ""
 
 
 def experiment_gate_plans(manifest: str | PathLike[str]) -> tuple[dict[str, list[PlannedGate]], list[MsclabError]]:

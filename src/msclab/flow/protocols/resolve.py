@@ -152,6 +152,11 @@ class _Run:
         self.plans: dict[str, dict[str, PlannedGate]] = {
             sid: {p.gate: p for p in gate_plan(protocol, lambda m, ev=ev: _has(ev, m))} for sid, ev in samples.items()
         }
+        #: Per sample: skipped ``keep_parent`` gate -> the population gated on instead.
+        self.stand_in: dict[str, dict[str, str]] = {
+            sid: {name: p.replaced_by for p in plan.values() if p.replaced_by for name in p.populations}
+            for sid, plan in self.plans.items()
+        }
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def alive(self) -> list[str]:
@@ -165,8 +170,30 @@ class _Run:
             if planned.status == "skip":
                 self.resolved[sid].skipped[planned.gate] = planned.reason
             else:
+                self.resolved[sid].skipped.update({name: planned.reason for name in planned.dropped})
                 out.append(sid)
         return out
+
+    def local(self, spec: GateSpec, members: list[str]) -> list[tuple[GateSpec, list[str]]]:
+        """``spec`` per group of members, its parent and operands replaced by their stand-ins.
+
+        A skipped ``keep_parent`` gate is replaced by the population its
+        plan names (its own parent), so the gates below it run there.
+        """
+        parts: dict[tuple[tuple[str, str], ...], tuple[GateSpec, list[str]]] = {}
+        for sid in members:
+            alias = self.stand_in[sid]
+            update: dict[str, Any] = {}
+            if spec.parent in alias:
+                update["parent"] = alias[spec.parent]
+            if isinstance(spec, BooleanSpec) and any(ref.lstrip("!") in alias for ref in spec.of):
+                update["of"] = [("!" if ref.startswith("!") else "") + alias.get(ref.lstrip("!"), ref.lstrip("!"))
+                                for ref in spec.of]
+            key = tuple(sorted((k, str(v)) for k, v in update.items()))
+            if key not in parts:
+                parts[key] = (spec.model_copy(update=update) if update else spec, [])
+            parts[key][1].append(sid)
+        return list(parts.values())
 
     def fail(self, sid: str, spec: GateSpec, exc: Exception) -> None:
         message = exc.message if isinstance(exc, MsclabError) else str(exc)
@@ -228,12 +255,13 @@ class _Run:
         handler = {ClusterGate: self._cluster, SingletsGate: self._singlets, ThresholdGate: self._threshold,
                    QuadrantSpec: self._quadrant, DividedGate: self._divided, BooleanSpec: self._boolean,
                    RectangleSpec: self._rectangle, PolygonSpec: self._polygon}[type(spec)]
-        for members in self.groups(spec):
-            try:
-                handler(spec, members)
-            except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
-                for sid in members:
-                    self.fail(sid, spec, exc)
+        for group in self.groups(spec):
+            for local, members in self.local(spec, group):
+                try:
+                    handler(local, members)
+                except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
+                    for sid in members:
+                        self.fail(sid, spec, exc)
 
     def _each(self, spec: GateSpec, members: list[str], apply) -> None:
         """Run ``apply(sid)`` per member; a failure fails that sample only."""
@@ -289,6 +317,12 @@ class _Run:
         self._each(spec, members, apply)
 
     def _quadrant(self, spec: QuadrantSpec, members: list[str]) -> None:
+        one_axis = [sid for sid in members if self.plans[sid][gate_label(spec)].reason]
+        if one_axis:
+            self._one_axis(spec, one_axis)
+            members = [sid for sid in members if sid not in one_axis]
+            if not members:
+                return
         x_cuts = self.thresholds(spec.x_threshold, spec.x, spec.parent, members, _keeps(spec, "x"))
         y_cuts = self.thresholds(spec.y_threshold, spec.y, spec.parent, members, _keeps(spec, "y"))
 
@@ -301,6 +335,26 @@ class _Run:
             for quadrant in spec.quadrants:
                 bounds = ((xv, None) if quadrant.x == "+" else (None, xv), (yv, None) if quadrant.y == "+" else (None, yv))
                 self.add(sid, quadrant.name, spec.parent, RectangleGate(dims, bounds), dict(record))
+        self._each(spec, members, apply)
+
+    def _one_axis(self, spec: QuadrantSpec, members: list[str]) -> None:
+        """A quadrant gate whose ``optional_axis`` marker the panel lacks: the kept quadrants on one axis."""
+        axis = "x" if spec.optional_axis == "y" else "y"
+        marker, threshold = getattr(spec, axis), getattr(spec, f"{axis}_threshold")
+        cuts = self.thresholds(threshold, marker, spec.parent, members, _keeps(spec, axis))
+
+        def apply(sid: str) -> None:
+            ev = self.resolved[sid].events
+            planned = self.plans[sid][gate_label(spec)]
+            value, cut_record = _cut(cuts[sid])
+            record = {**self.base_record(spec, sid, [marker], members), "resolved": {axis: cut_record},
+                      "one_axis": planned.reason, "_label": gate_label(spec)}
+            for quadrant in spec.quadrants:
+                if quadrant.name in planned.dropped:
+                    continue
+                bounds = ((value, None),) if getattr(quadrant, axis) == "+" else ((None, value),)
+                self.add(sid, quadrant.name, spec.parent, RectangleGate((ev.dimension(ev.channel(marker)),), bounds),
+                         dict(record))
         self._each(spec, members, apply)
 
     def _divided(self, spec: DividedGate, members: list[str]) -> None:
@@ -376,12 +430,19 @@ class _Run:
                 out[sid] = (value, {"method": "fixed", "value": th.value, "threshold": value})
             return out
         (values,) = self.pooled(members, parent, [marker])
-        record = self._own_threshold(th.method, th, values, keep)
+        record = self._own_threshold(th.method, th, values, keep, self._zero(members[0], marker))
         for sid in members:
             out[sid] = (record["threshold"], record)
         return out
 
-    def _own_threshold(self, method: str, th: Threshold, values: np.ndarray, keep: str) -> dict[str, Any]:
+    def _zero(self, sid: str, marker: str) -> float:
+        """Where an unstained event (data value 0) lies on ``marker``'s gating scale."""
+        ev = self.resolved[sid].events
+        return ev.to_scale(ev.channel(marker), 0.0)
+
+    def _own_threshold(self, method: str, th: Threshold, values: np.ndarray, keep: str,
+                       zero: float) -> dict[str, Any]:
+        """A threshold from the parent's own events; ``zero`` (unstained position) is kept for its confidence."""
         if method == "valley":
             record = resolvers.density_valley(values, keep=keep, between=th.between, width=th.width,
                                               separation=th.separation)
@@ -390,7 +451,7 @@ class _Run:
         else:
             record = resolvers.percentile_threshold(values, th.percentile)
         record["threshold"] += th.margin
-        return {"method": method, **record}
+        return {"method": method, **record, "keep": keep, "zero": zero}
 
     def _control_threshold(self, th: Threshold, sid: str, marker: str, parent: str,
                            keep: str) -> tuple[float, dict[str, Any]]:
@@ -401,7 +462,7 @@ class _Run:
         controls, how = self.find_controls(sid, kind, marker_key, th.match) if kind else ([], "")
         if not controls:
             values = self.resolved[sid].events.values(channel)[self.resolved[sid].mask(parent)]
-            record = self._own_threshold(th.fallback, th, values, keep)
+            record = self._own_threshold(th.fallback, th, values, keep, self._zero(sid, marker))
             record["note"] = (f"no {kind or 'control'} sample for {marker}: fell back to {th.fallback}")
             return record["threshold"], record
         values = np.concatenate([self.resolved[c].events.values(self.resolved[c].events.channel(marker))

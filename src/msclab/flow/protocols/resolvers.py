@@ -305,14 +305,56 @@ def _threshold_fallback(points: np.ndarray, select: str | dict[str, str], why: s
 def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
     """Confidence of a density-valley cut: the valley's depth below the lower of its two peaks.
 
-    A single peak (the cut placed a fixed number of SDs beyond it) gets 0.5:
-    the population kept is assumed, not seen.
+    A single peak (the cut placed ``width`` SDs beyond it) is judged by
+    where it lies against an unstained event (data value 0, ``zero`` on the
+    gating scale; :func:`single_peak_confidence`). Without ``zero`` it gets
+    0.5: the population kept is assumed, not seen.
     """
     if record.get("single_peak"):
-        return {"confidence": 0.5, "reason": "one density peak: cut placed beyond it, no valley seen"}
+        if record.get("zero") is None:
+            return {"confidence": 0.5, "reason": "one density peak: cut placed beyond it, no valley seen"}
+        return single_peak_confidence(record["peaks"][0], float(record["spread"]), float(record["zero"]),
+                                      str(record.get("keep", "above")), float(record.get("width", 4.0)))
     depth = 1.0 - float(record.get("valley_depth_ratio", record.get("valley_density", 1.0)))
     return {"confidence": round(max(0.0, depth), 4),
             "reason": f"valley depth {depth:.2f} (1 - valley density / lower peak density)"}
+
+
+def single_peak_confidence(mode: float, spread: float, zero: float, keep: str, width: float) -> dict[str, Any]:
+    """Confidence of a cut placed beyond a lone density peak, from where the peak lies against unstained events.
+
+    With one peak the gate assumes what the peak is. Unstained (negative)
+    events sit at ``zero``, the gating-scale position of a data value of 0,
+    with a spread taken as the peak's own ``spread`` (SD).
+
+    - The peak is the population kept above the cut (``keep="above"``, e.g.
+      CD45+ of lymphocytes, which are all CD45+): right when unstained
+      events would fall below the cut. Confidence
+      ``Phi((mode - zero) / spread - width)``: the share of an unstained
+      population the cut excludes; 0.5 when the cut lies at ``zero``.
+    - The peak is the negative population (``keep="below"`` with one peak,
+      and ``beyond_peak`` cuts, e.g. CD25+ beyond the CD25- peak of CD4 T
+      cells): right when the peak is not resolved from unstained events.
+      Its resolution is the stain index ``SI = |mode - zero| / (2 spread)``
+      (Maecker et al., Cytometry A 2004;62:169); confidence
+      ``Phi(width - SI)``: a dim negative peak (SI about 1) is trusted, a
+      peak resolved like a positive population (SI >= ``width``) is not.
+
+    The rule follows the negative-population reasoning of positivity gates
+    (Maecker & Trotter, Cytometry A 2006;69:1037, "flow cytometry controls,
+    instrument setup, and the determination of positivity"): a cut is
+    trusted when it separates the events from where unstained events lie.
+    """
+    s = max(spread, 1e-6)
+    distance = (mode - zero) / s
+    if keep == "above":
+        z = distance - width
+        reason = f"one peak, {distance:.1f} SD above unstained events; cut {z:.1f} SD above them"
+    else:
+        index = abs(distance) / 2.0
+        z = width - index
+        reason = f"peak taken as negative: stain index {index:.1f} against unstained events"
+    return {"confidence": round(float(stats.norm.cdf(z)), 4), "reason": reason}
 
 
 def singlet_band(area: np.ndarray, height: np.ndarray, *, width: float) -> dict[str, Any]:
@@ -412,7 +454,7 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
         far = v[v > mode] - mode if keep == "above" else mode - v[v < mode]
         spread = float(np.sqrt(np.mean(far**2))) if len(far) else 0.0
         cut = mode - width * spread if keep == "above" else mode + width * spread
-        return {"threshold": cut, "peaks": [mode], "single_peak": True, "spread": spread}
+        return {"threshold": cut, "peaks": [mode], "single_peak": True, "spread": spread, "width": width}
     top = np.sort(peaks[np.argsort(props["prominences"])[-2:]])
     segment = density[top[0]:top[1] + 1]
     i = top[0] + int(np.argmin(segment))
@@ -435,7 +477,7 @@ def beyond_peak(values: np.ndarray, *, keep: str = "above", width: float = 3.0) 
     far = mode - v[v < mode] if keep == "above" else v[v > mode] - mode
     spread = float(np.sqrt(np.mean(far**2))) if len(far) else 0.0
     cut = mode + width * spread if keep == "above" else mode - width * spread
-    return {"threshold": cut, "peak": mode, "spread": spread}
+    return {"threshold": cut, "peak": mode, "spread": spread, "width": width}
 
 
 def percentile_threshold(values: np.ndarray, percentile: float) -> dict[str, Any]:

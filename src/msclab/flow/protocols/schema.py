@@ -122,7 +122,12 @@ class _Gate(_Strict):
         ``false`` (core): the panel means nothing without this gate, and a
         sample lacking its markers fails. ``true``: when the panel lacks the
         gate's markers, the gate and every gate below it are skipped with a
-        note.
+        note (unless ``if_missing`` is ``keep_parent``).
+    if_missing
+        For an ``optional`` gate the panel cannot run: ``skip`` (the gate
+        and every gate below it are skipped) or ``keep_parent`` (an exclusion
+        gate, such as CD45+ removing carried-over MSCs: the gates below are
+        gated on its parent instead, and the skip is noted).
     """
 
     name: str
@@ -133,6 +138,13 @@ class _Gate(_Strict):
     catalogue_id: str | None = None
     mfi: list[str] = Field(default_factory=list)
     optional: bool = False
+    if_missing: Literal["skip", "keep_parent"] = "skip"
+
+    @model_validator(mode="after")
+    def _keep_parent_is_optional(self) -> _Gate:
+        if self.if_missing == "keep_parent" and not self.optional:
+            raise ValueError(f"gate {self.name!r}: 'if_missing: keep_parent' needs 'optional: true'")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -205,6 +217,12 @@ class QuadrantSpec(_Strict):
 
     The protocol's description of a quadrant gate; the resolver turns it into
     the gating engine's :class:`msclab.flow.gating.QuadrantGate`.
+
+    ``optional_axis`` names an axis whose marker a panel may lack. Without
+    it, the quadrants negative on that axis are gated on the other axis
+    alone (the marker taken as unexpressed: CD4+ T cells in a panel without
+    CD8) and the quadrants positive on it are skipped, with every gate below
+    them.
     """
 
     method: Literal["quadrant"]
@@ -212,6 +230,7 @@ class QuadrantSpec(_Strict):
     reference: str
     group_by: Literal["sample", "plate", "donor"] = "sample"
     optional: bool = False
+    optional_axis: Literal["x", "y"] | None = None
     x: str
     y: str
     x_threshold: Threshold = Field(default_factory=Threshold)
