@@ -18,6 +18,9 @@ def gate(
     experiment: Path | None = typer.Option(
         None, "--experiment", help="experiment.yaml whose samplesheet describes the files (donor, controls), so "
                                    "protocol thresholds can come from each donor's FMO or unstimulated control."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Gate files in at most this many processes (default: one per usable core; "
+                                       "1: in this process). Results are the same either way."),
 ) -> None:
     """Gate FCS files and write population counts and percentages.
 
@@ -60,7 +63,7 @@ def gate(
         with atomic_path(out / "events" / f"{record.sample_id}.parquet") as tmp:
             result.events_frame().to_parquet(tmp, index=False)
 
-    records = gate_files(fcs, plan, on_result=write_events if events else None)
+    records = gate_files(fcs, plan, on_result=write_events if events else None, n_jobs=workers)
     for record in records:
         if record.path.is_file():
             prov.add_input(record.path, role="fcs")
