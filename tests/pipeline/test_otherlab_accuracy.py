@@ -210,11 +210,14 @@ def _truth_rows(run, kind: str) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["simulate", "otherlab"])
-def test_review_flags_catch_the_badly_gated_samples(kind, request) -> None:
-    """>= 90% of the samples with a frequency > 2 pp from the truth carry a review flag (issue 16)."""
-    run = request.getfixturevalue(f"{kind}_run")
-    figures = flag_figures(_truth_rows(run, kind), run[1])
+def test_review_flags_catch_the_badly_gated_samples(simulate_run) -> None:
+    """>= 90% of the samples with a frequency > 2 pp from the truth carry a review flag (issue 16).
+
+    On ``msclab simulate`` with the B-cell and NK panels (planted hard cases); the other lab's
+    6-donor study had no sample more than 2 pp off when this was measured, so it only enters
+    the share of flagged samples below.
+    """
+    figures = flag_figures(_truth_rows(simulate_run, "simulate"), simulate_run[1])
     assert figures["bad"] > 0, figures  # the planted hard samples are there to be caught
     assert figures["recall"] >= 0.9, figures
 
