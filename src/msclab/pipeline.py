@@ -200,6 +200,26 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
     return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
+def flowjo_workspaces(exp: Experiment, prov: Provenance, populations: pd.DataFrame, folder: Path) -> list[dict]:
+    """Write ``<folder>/<panel>.wsp`` (FlowJo workspaces of the gates used; docs/review.md) for every panel.
+
+    A panel whose gates FlowJo cannot store gets one failure row (returned) instead.
+    """
+    from .flow.flowjo_export import read_trees, write_panel_workspace
+
+    failures = []
+    for panel, files in prov.steps.get("resolved_gates", {}).items():
+        if not files:
+            continue
+        try:
+            path = write_panel_workspace(exp, panel, read_trees(files), populations, folder / f"{panel}.wsp")
+        except MsclabError as exc:
+            failures.append({"sample_id": "", "stage": f"flowjo_export:{panel}", "reason": str(exc)})
+            continue
+        prov.steps.setdefault("flowjo_workspaces", {})[panel] = str(path)
+    return failures
+
+
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate the non-empty frames (an empty frame when there are none)."""
     frames = [f for f in frames if len(f)]
@@ -368,7 +388,8 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     out
         The output folder.
     """
-    failures = pd.DataFrame(flow.failures + assays.failures, columns=["sample_id", "stage", "reason"])
+    exported = flowjo_workspaces(exp, prov, flow.populations, out / "gates")
+    failures = pd.DataFrame(flow.failures + exported + assays.failures, columns=["sample_id", "stage", "reason"])
 
     records = [r for r in flow.records + assays.records if len(r)]
     mapping = exp.spec.catalogue_mapping

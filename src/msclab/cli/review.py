@@ -11,6 +11,8 @@ def review(
     out: Path = typer.Argument(..., help="An msclab analyze or batch output folder."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0 picks a free one)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Print the URL but do not open a browser."),
+    export_wsp: bool = typer.Option(False, "--export-wsp",
+                                    help="Write OUT/gates/<panel>.wsp (FlowJo workspaces of the gates) and exit."),
 ) -> None:
     """Review every sample's gates in a local web page, and correct them.
 
@@ -21,11 +23,20 @@ def review(
     vertices) or apply one sample's gate to others; saving writes
     gates/overrides/<panel>/<sample_id>.xml beside experiment.yaml, which the next
     msclab analyze or batch uses. Ctrl-C stops the server (exit 0).
+
+    --export-wsp writes one FlowJo workspace per panel instead of serving the page
+    (analyze writes them itself; this is for batch folders and older outputs).
     """
     from ..errors import MsclabError
     from ..review.data import ReviewStudy
     from ..review.server import ReviewServer
 
+    if export_wsp:
+        from ..review.export import export_workspaces
+
+        for panel, path in export_workspaces(out).items():
+            typer.echo(f"FlowJo workspace ({panel}): {path}")
+        return
     study = ReviewStudy(out)
     try:
         server = ReviewServer(study, port=port)

@@ -101,7 +101,7 @@ def population_qc(populations: pd.DataFrame, min_events: int = MIN_EVENTS) -> pd
 
 
 #: Columns of ``gate_qc.csv`` (design contract).
-GATE_QC_COLUMNS = ("sample_id", "panel", "gate", "method", "confidence", "flag", "reason")
+GATE_QC_COLUMNS = ("sample_id", "panel", "gate", "method", "confidence", "flag", "reason", "override")
 
 
 def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | None:
@@ -192,6 +192,10 @@ def gate_qc(gates: Mapping[str, Mapping[str, Mapping[str, Any]]], panel: str,
             skipped: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
     """Return one row per data-driven (and skipped) gate of every sample (:data:`GATE_QC_COLUMNS`).
 
+    ``override`` is True for every row of a sample gated with a gate override
+    (:mod:`msclab.flow.overrides`; its record carries an ``override`` entry):
+    its confidence is that of the automatic gate the override replaced.
+
     Parameters
     ----------
     gates
@@ -204,14 +208,15 @@ def gate_qc(gates: Mapping[str, Mapping[str, Mapping[str, Any]]], panel: str,
     """
     rows = []
     for sid, records in gates.items():
+        overridden = "override" in records
         for label, record in records.items():
-            found = gate_confidence(record)
+            found = gate_confidence(record) if label != "override" else None
             if found is not None:
-                rows.append((sid, panel, label, *found))
+                rows.append((sid, panel, label, *found, overridden))
         for label, reason in (skipped or {}).get(sid, {}).items():
-            rows.append((sid, panel, label, "", np.nan, "skipped", reason))
+            rows.append((sid, panel, label, "", np.nan, "skipped", reason, overridden))
     table = pd.DataFrame(rows, columns=list(GATE_QC_COLUMNS))
-    return table.astype({"confidence": float})
+    return table.astype({"confidence": float, "override": bool})
 
 
 def gate_qc_from_provenance(gating: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
