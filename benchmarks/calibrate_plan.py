@@ -40,11 +40,11 @@ import numpy as np
 import pandas as pd
 
 from msclab.plan import PlanDesign
+from msclab.plan.design import parse_ratio
 from msclab.plan.power import verdict_codes, verdict_rules, wilson_interval
 from msclab.plan.run import compute
 from msclab.plan.simulator import donor_effects
 from msclab.plan.sources import default_models
-from msclab.plan.design import parse_ratio
 from msclab.simulate.effects import ratio_weight
 
 COLUMNS = ["donors", "events", "seed", "effect_id", "contrast", "verdict", "estimate", "donor_values"]
