@@ -21,7 +21,9 @@ and prints, per effect x contrast x design:
   about ±15-25 percentage points, so this alone cannot show a 5-point
   agreement;
 - a sharper check: the mean and SD of the per-donor effects pooled over all
-  full runs against the fast path's, and the power the fast path predicts
+  full runs against the fast path's (also the full runs' robust SD, 1.4826 x
+  MAD, and the number of donor effects more than 4 fast-path SDs from the
+  mean: failures the readout-level model does not simulate), and the power the fast path predicts
   when its donor effects are given the full runs' mean and SD
   (``power_refit``), with a bootstrap interval over runs. Power depends on the
   design through the distribution of donor effects, so agreement of these
@@ -119,6 +121,9 @@ def compare(store: Path, n_sim: int = 4000, n_boot: int = 500) -> pd.DataFrame:
             full = _donor_matrix(sub)
             fast_mean, fast_sd = float(np.nanmean(fast)), float(np.nanstd(fast))
             full_mean, full_sd = float(np.nanmean(full)), float(np.nanstd(full))
+            values = full[np.isfinite(full)]
+            robust_sd = float(1.4826 * np.median(np.abs(values - np.median(values))))  # SD if normal, outliers ignored
+            outliers = int((np.abs(values - full_mean) > 4 * max(fast_sd, 1e-12)).sum())
 
             def refit(mean: float, sd: float) -> float:
                 x = (fast - fast_mean) * (sd / fast_sd if fast_sd > 0 else 1.0) + mean
@@ -133,6 +138,7 @@ def compare(store: Path, n_sim: int = 4000, n_boot: int = 500) -> pd.DataFrame:
                 "runs": len(sub), "predicted": float(predicted.loc[(eid, contrast), "power"]),
                 "measured": hits / len(sub), "measured_low": float(low), "measured_high": float(high),
                 "fast_mean": fast_mean, "full_mean": full_mean, "fast_sd": fast_sd, "full_sd": full_sd,
+                "full_sd_robust": robust_sd, "outliers": outliers,
                 "power_refit": refit(full_mean, full_sd),
                 "refit_low": float(np.quantile(boot, 0.025)), "refit_high": float(np.quantile(boot, 0.975)),
             })
