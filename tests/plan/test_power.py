@@ -87,8 +87,19 @@ def test_power_rises_with_events_for_rare_populations(default_table):
     assert (wide[20000] - wide[1000]).mean() > 0.1  # ~6 vs ~140 Th17 events per tube
 
 
+def test_power_never_falls_with_events(default_table):
+    # effects beyond the threshold: more events per tube only remove counting noise
+    above = default_table[default_table["effect"].abs() > 1.2 * default_table["threshold"]]
+    for _, sub in above.groupby(["effect_id", "contrast", "donors"]):
+        power = sub.sort_values("events")["power"].to_numpy()
+        assert np.all(np.diff(power) > -0.03), sub  # 4 Monte Carlo SE at n=4000
+        assert power[-1] >= power[0] - 0.02
+
+
 def test_null_false_call_rate_at_most_five_percent(default_table):
-    # point estimates from 4000 null experiments; the bound allows 2.5 Monte Carlo SE
+    # every design point (effect x contrast x donors x events); point estimates from 4000 null
+    # experiments, so the bound allows 2.5 Monte Carlo SE
+    assert len(default_table) == default_table.groupby(["effect_id", "contrast", "donors", "events"]).ngroups
     assert (default_table["false_call_rate"] <= 0.05 + 2.5 * np.sqrt(0.05 * 0.95 / 4000)).all()
     assert default_table["false_call_rate"].mean() < 0.05
 

@@ -68,4 +68,4 @@ def plan(
 
 def register(app: typer.Typer) -> None:
     """Add ``plan`` to ``app``."""
-    app.command("plan")(plan)
+    app.command("plan", epilog="Worked example, the simulator's assumptions and how it is calibrated: docs/plan.md.")(plan)

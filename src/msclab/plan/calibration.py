@@ -52,7 +52,9 @@ def from_analysis(folder: str | Path, base: dict[str, EffectModel] | None = None
     - events per parent from ``populations.csv`` (median ``count`` of the CD4 /
       CD8 T-cell gates over the median count of the top gate);
     - assay CV from duplicate wells in ``concentrations.csv`` (unknowns), and the
-      fraction below LLOQ (``flag`` ``<LLOQ``) of the control arm, which sets the LLOQ.
+      fractions below LLOQ and above ULOQ (``flag`` ``<LLOQ`` / ``>ULOQ``), which set the
+      limits relative to the control distribution; the measured CV then replaces the
+      simulated kit's 4PL read (the lab's own curve is not known).
 
     Returns
     -------
@@ -154,16 +156,19 @@ def _assay(conc, models: dict[str, EffectModel], folder: Path) -> tuple[dict[str
         dup = ok.groupby("sample_id")["concentration"].agg(["mean", "std", "size"])
         dup = dup[dup["size"] >= 2]
         cv = float(np.sqrt(np.mean((dup["std"] / dup["mean"]) ** 2))) if len(dup) else m.assay_cv
-        below = rows["flag"].fillna("").astype(str).str.contains("<LLOQ", regex=False)
-        frac_below = float(below.groupby(rows["sample_id"]).any().mean())
-        lloq = m.lloq
-        if frac_below > 0:
-            from scipy import stats
+        flags = rows["flag"].fillna("").astype(str)
+        frac_below = float(flags.str.contains("<LLOQ", regex=False).groupby(rows["sample_id"]).any().mean())
+        frac_above = float(flags.str.contains(">ULOQ", regex=False).groupby(rows["sample_id"]).any().mean())
+        from scipy import stats
 
-            # the LLOQ that leaves this fraction of log-normal control values below it
-            lloq = float(m.baseline * math.exp(m.baseline_sd * stats.norm.ppf(frac_below)))
-        out[eid] = replace(m, assay_cv=cv, lloq=lloq,
-                           source=m.source + f"; assay CV {cv:.3f} from duplicate wells and {100 * frac_below:.0f}% "
-                                             f"of samples <LLOQ in {folder}/concentrations.csv")
-        notes.append(f"{eid}: assay CV {cv:.3f} ({len(dup)} duplicate samples), {100 * frac_below:.0f}% of samples <LLOQ")
+        # the limits that leave these fractions of log-normal control values outside them
+        lloq = float(m.baseline * math.exp(m.baseline_sd * stats.norm.ppf(frac_below))) if frac_below > 0 else m.lloq
+        uloq = float(m.baseline * math.exp(m.baseline_sd * stats.norm.isf(frac_above))) if frac_above > 0 else m.uloq
+        # the lab's own kit is unknown: its measured duplicate CV replaces the simulated kit's curve
+        out[eid] = replace(m, assay_cv=cv, lloq=lloq, uloq=uloq, curve=None,
+                           source=m.source + f"; assay CV {cv:.3f} (constant, log-normal) from duplicate wells, "
+                                             f"{100 * frac_below:.0f}% of samples <LLOQ and {100 * frac_above:.0f}% "
+                                             f">ULOQ in {folder}/concentrations.csv")
+        notes.append(f"{eid}: assay CV {cv:.3f} ({len(dup)} duplicate samples), {100 * frac_below:.0f}% of samples "
+                     f"<LLOQ, {100 * frac_above:.0f}% >ULOQ")
     return out, notes

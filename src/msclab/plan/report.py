@@ -36,6 +36,16 @@ def _table_html(frame) -> str:
     return frame.to_html(index=False, na_rep="not reached", float_format=lambda v: f"{v:.3g}", border=0)
 
 
+def _assay_text(m) -> str:
+    """The assay part of an endpoint's assumptions (empty for flow endpoints)."""
+    if m.kind != "concentration":
+        return ""
+    read = (f"read off a 4PL in {m.wells} wells (signal noise {m.read_cv:.0%} + {m.read_sd:g}, "
+            f"dilution {m.dilution:g}; CV {m.assay_cv:.3g} per well at the control median)"
+            if m.curve is not None else f"assay CV {m.assay_cv:.3g}")
+    return f"{read}, LLOQ {m.lloq:.3g}, ULOQ {m.uloq:.3g}. "
+
+
 def render(result, source: str | PathLike[str] | None) -> str:
     """Return the self-contained HTML page of a :class:`~msclab.plan.run.PlanResult`."""
     table, design = result.table, result.design
@@ -56,7 +66,7 @@ def render(result, source: str | PathLike[str] | None) -> str:
     parts.append("</div><h2>Assumptions and their sources</h2><ul>")
     parts += [f"<li><b>{html.escape(eid)}</b> ({m.kind}): size at 1:10 {m.size:+.3g}, donor SD {m.donor_sd:.3g}, "
               f"baseline {m.baseline:.3g} (SD {m.baseline_sd:.3g}), events in parent {m.parent_share:.3f}, culture SD "
-              f"{m.culture_sd:.3g}, assay CV {m.assay_cv:.3g}, LLOQ {m.lloq:.3g}. Sources: {html.escape(m.source)}</li>"
+              f"{m.culture_sd:.3g}, {_assay_text(m)}Sources: {html.escape(m.source)}</li>"
               for eid, m in result.models.items() if eid in set(table["effect_id"]) or not len(table)]
     parts.append("<li>Ratio scaling: msclab.simulate.effects.ratio_weight (full at 1:10, half at 1:50; catalogue "
                  "mod_dose_ratio: Le Blanc 2003, Di Nicola 2002, Bloom 2015; shape is msclab's heuristic).</li>")

@@ -4,8 +4,10 @@ Each simulated experiment draws, per donor, a baseline (logit-normal fraction or
 log-normal concentration, as :mod:`msclab.simulate.study` does) and an MSC
 effect ``size + donor_sd * z`` carried at :func:`msclab.simulate.effects.ratio_weight`
 of its 1:10 size; every culture adds log-normal culture noise; flow readouts are
-binomial counts of the parent's events; concentrations add log-normal assay noise
-and are censored below the LLOQ and replaced by LLOQ/sqrt(2), the default of
+binomial counts of the parent's events; concentrations are read in duplicate
+wells off the kit's 4PL standard curve with signal noise (or, without a curve,
+with a constant log-normal CV) and censored outside LLOQ-ULOQ: replaced by
+LLOQ/sqrt(2) below and by the ULOQ above, the default of
 :class:`msclab.normalise.censoring.CensoringRule` (Hornung & Reed 1990). The per-pair
 effect is the one ``analyze`` computes (:mod:`msclab.normalise.controls`:
 log2 ratio, or % suppression with the unstimulated background), averaged over
@@ -27,6 +29,56 @@ def _fraction(mean: float, sd: float, z: np.ndarray) -> np.ndarray:
     """Logit-normal fractions with the given mean and approximate SD (as ``draw_fraction``)."""
     sd_logit = sd / (mean * (1 - mean))
     return 1.0 / (1.0 + np.exp(-(math.log(mean / (1 - mean)) + sd_logit * z)))
+
+
+def _censor(model: EffectModel, value: np.ndarray, below: np.ndarray, above: np.ndarray) -> np.ndarray:
+    """``analyze``'s default censoring rule: LLOQ/sqrt(2) below, the ULOQ above."""
+    return np.where(below, model.lloq / math.sqrt(2.0), np.where(above, model.uloq, value))
+
+
+def _lognormal_reader(model: EffectModel, arm: tuple[int, ...], rng: np.random.Generator):
+    """Concentrations read with a constant log-normal CV, censored outside LLOQ-ULOQ."""
+    sigma = math.sqrt(math.log1p(model.assay_cv**2))
+
+    def measure(c: np.ndarray) -> np.ndarray:
+        m = c * np.exp(sigma * rng.standard_normal(arm) - sigma**2 / 2)
+        return _censor(model, m, m < model.lloq, m > model.uloq)
+
+    return measure
+
+
+def _plate_reader(model: EffectModel, arm: tuple[int, ...], rng: np.random.Generator):
+    """Concentrations read off the kit's 4PL: noise in signal space, back-calculated, censored.
+
+    Each of ``model.wells`` wells reads ``signal(c / dilution) * (1 + read_cv z1) + read_sd z2``
+    (the noise of :func:`msclab.simulate.elisa.simulate_plates`) and is back-calculated
+    through the same 4PL, so the concentration CV grows where the curve flattens near
+    its asymptotes. As ``analyze`` combines wells (:mod:`msclab.assay.quantification`):
+    the mean of the wells inside LLOQ-ULOQ; a sample with none is censored on the side
+    most of its wells fell (a signal beyond an asymptote counts as beyond that limit).
+    """
+    a, b, c50, d = model.curve
+    shape = (*arm, model.wells)
+    lo, hi = model.lloq / model.dilution, model.uloq / model.dilution
+
+    def measure(conc: np.ndarray) -> np.ndarray:
+        x = (conc / model.dilution)[..., None]
+        y = d + (a - d) / (1.0 + (x / c50) ** b)
+        y = y * (1.0 + model.read_cv * rng.standard_normal(shape)) + model.read_sd * rng.standard_normal(shape)
+        inside = (y - a) * (d - y) > 0  # between the asymptotes: back-calculable
+        ratio = np.where(inside, (a - d) / np.where(inside, y - d, 1.0) - 1.0, 1.0)
+        xhat = np.where(inside, c50 * np.maximum(ratio, 1e-300) ** (1.0 / b), np.nan)
+        rising = d > a
+        low_side = np.where(inside, xhat < lo, (y <= a) if rising else (y >= a))
+        high_side = np.where(inside, xhat > hi, (y >= d) if rising else (y <= d))
+        ok = ~low_side & ~high_side
+        n_ok = ok.sum(axis=-1)
+        value = np.where(n_ok > 0, np.where(ok, xhat, 0.0).sum(axis=-1) / np.maximum(n_ok, 1), np.nan) * model.dilution
+        above = (n_ok == 0) & (high_side.sum(axis=-1) >= low_side.sum(axis=-1))
+        below = (n_ok == 0) & ~above
+        return _censor(model, value, below, above)
+
+    return measure
 
 
 def donor_effects(
@@ -72,12 +124,7 @@ def donor_effects(
 
     if model.kind == CONCENTRATION:
         base = model.baseline * np.exp(model.baseline_sd * rng.standard_normal(shape))
-        sigma = math.sqrt(math.log1p(model.assay_cv**2))
-
-        def measure(c: np.ndarray) -> np.ndarray:
-            m = c * np.exp(sigma * rng.standard_normal(arm) - sigma**2 / 2)
-            return np.where(m < model.lloq, model.lloq / math.sqrt(2.0), m)
-
+        measure = _plate_reader(model, arm, rng) if model.curve is not None else _lognormal_reader(model, arm, rng)
         pair = np.log2(measure(base * 2.0**effect * culture()) / measure(base * culture()))
         return pair.mean(axis=2)
 

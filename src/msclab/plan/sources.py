@@ -14,10 +14,12 @@ and the ELISA kits' lowest standards as LLOQ.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-
 from ..simulate.effects import DEFAULT_EFFECTS
+from ..simulate.elisa import _CV as READ_CV
+from ..simulate.elisa import _SD as READ_SD
 from ..simulate.elisa import KITS
 from ..simulate.subsets import CULTURE_SD
 
@@ -32,8 +34,12 @@ PARENT_SHARE = {"CD4": 0.75 * 0.70 * 0.62, "CD8": 0.75 * 0.70 * 0.30}
 
 _SOURCE_BASE = "msc_catalogue.md §4 donor baselines (msclab.simulate.study)"
 _SOURCE_CULTURE = f"culture-to-culture SD {CULTURE_SD} on the log scale (msclab.simulate.subsets.CULTURE_SD, heuristic)"
-_SOURCE_ASSAY = "ELISA duplicate CV 8% (heuristic: sandwich-ELISA intra-assay CV is typically < 10%, FDA 2018 BMV guidance accepts <= 20%)"
-_SOURCE_LLOQ = "LLOQ = the kit's lowest standard x sample dilution (msclab.simulate.elisa.KITS)"
+_SOURCE_ASSAY = (f"ELISA read in duplicate wells off the kit's 4PL with signal noise {READ_CV:.0%} + {READ_SD} OD "
+                 "(msclab.simulate.elisa), back-calculated, so the concentration CV grows near the curve's "
+                 "asymptotes (sandwich-ELISA intra-assay CV is typically < 10% mid-curve; FDA 2018 BMV guidance "
+                 "accepts <= 20%, 25% at the limits)")
+_SOURCE_LLOQ = ("LLOQ / ULOQ = the kit's lowest / highest standard x sample dilution (msclab.simulate.elisa.KITS); "
+                "censored values enter as LLOQ/sqrt(2) and ULOQ (msclab.normalise.censoring defaults)")
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,20 @@ class EffectModel:
         Culture-to-culture SD (natural log scale) of each tube / well.
     assay_cv
         Measurement CV of a concentration.
-    lloq
-        Lower limit of quantification (pg/mL) for concentrations.
+    lloq, uloq
+        Lower and upper limits of quantification (pg/mL, neat) for concentrations.
+    curve
+        The kit's 4PL ``(a, b, c, d)`` of signal against in-well concentration
+        (:class:`msclab.simulate.elisa.ElisaKit`); when given, concentrations are
+        read in signal space with ``read_cv`` and ``read_sd`` and back-calculated
+        through it, and ``assay_cv`` is only reported. None: a constant
+        log-normal ``assay_cv``.
+    dilution
+        Sample dilution in the well.
+    read_cv, read_sd
+        Proportional and additive noise of a well's signal.
+    wells
+        Replicate wells per sample.
     background
         Divided fraction of unstimulated cultures (proliferation).
     source
@@ -79,6 +97,12 @@ class EffectModel:
     culture_sd: float = CULTURE_SD
     assay_cv: float = 0.0
     lloq: float = 0.0
+    uloq: float = math.inf
+    curve: tuple[float, float, float, float] | None = None
+    dilution: float = 1.0
+    read_cv: float = 0.0
+    read_sd: float = 0.0
+    wells: int = 2
     background: float = 0.0
     source: str = ""
 
@@ -96,6 +120,18 @@ _FREQ = {"th1_frequency": ("th1", "CD4"), "th17_frequency": ("th17", "CD4"),
          "th2_frequency": ("th2", "CD4"), "treg_frequency": ("treg", "CD4")}
 _PROLIF = {"t_prolif_cd4": ("divided_cd4", "CD4"), "t_prolif_cd8": ("divided_cd8", "CD8")}
 _CONC = {"ifng": "IFN-g", "tnfa": "TNF-a", "il17a": "IL-17A", "il10": "IL-10"}
+
+
+def backcalculated_cv(kit, in_well: float) -> float:
+    """CV of one well's back-calculated concentration at ``in_well`` (delta method through the 4PL).
+
+    The signal SD ``sqrt((read_cv * y)^2 + read_sd^2)`` divided by the curve's
+    slope ``dy/dx`` gives the concentration SD; it grows near both asymptotes.
+    """
+    u = (in_well / kit.c) ** kit.b
+    y = float(kit.signal(in_well))
+    slope = (kit.d - kit.a) * kit.b * u / in_well / (1.0 + u) ** 2
+    return float(math.hypot(READ_CV * y, READ_SD) / abs(slope) / in_well)
 
 
 def default_models() -> dict[str, EffectModel]:
@@ -119,8 +155,11 @@ def default_models() -> dict[str, EffectModel]:
             analyte = _CONC[eid]
             median, log_sd = _CYTOKINES[analyte][:2]
             kit = KITS[analyte]
-            lloq = float(kit.standards().min() * kit.sample_dilution)
+            standards = kit.standards()
             models[eid] = EffectModel(eid, CONCENTRATION, planted.size, planted.donor_sd, median, log_sd,
-                                      assay_cv=0.08, lloq=lloq,
+                                      assay_cv=backcalculated_cv(kit, median / kit.sample_dilution), lloq=float(standards.min() * kit.sample_dilution),
+                                      uloq=float(standards.max() * kit.sample_dilution),
+                                      curve=(kit.a, kit.b, kit.c, kit.d), dilution=kit.sample_dilution,
+                                      read_cv=READ_CV, read_sd=READ_SD,
                                       source=f"{src}; {_SOURCE_ASSAY}; {_SOURCE_LLOQ}")
     return models
