@@ -13,7 +13,7 @@ pipeline, batch, report and CLI import it.
 
 from .abundance import abundance_table, differential_abundance
 from .annotate import annotate_clusters, load_rules
-from .run import OUTPUTS, DiscoveryResult, discover_panel, write_discovery
+from .run import OUTPUTS, DiscoveryResult, discover_panel, discovery_hook, discovery_warnings, write_discovery
 
 __all__ = ["OUTPUTS", "DiscoveryResult", "abundance_table", "annotate_clusters", "differential_abundance",
-           "discover_panel", "load_rules", "write_discovery"]
+           "discover_panel", "discovery_hook", "discovery_warnings", "load_rules", "write_discovery"]

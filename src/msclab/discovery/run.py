@@ -124,3 +124,61 @@ def write_discovery(result: DiscoveryResult, folder: Path) -> dict[str, Path]:
         with atomic_write(paths[key], newline="") as handle:
             getattr(result, key).to_csv(handle, index=False)
     return paths
+
+
+def discovery_hook(experiment, provenance, *, every_panel: bool, seed: int, out: str | PathLike[str]):
+    """The per-panel step ``msclab analyze`` runs after gating, or None when no panel asks for discovery.
+
+    A panel runs discovery when ``experiment.yaml`` gives it a ``discovery:``
+    section or ``every_panel`` is true (``--discovery``; the section's options
+    still apply). The step writes ``<out>/discovery/<panel>/`` and records what
+    it did in ``provenance.steps['discovery'][panel]``. It never raises: a
+    failure is recorded there as ``{"status": "failed", "reason": ...}`` and
+    shown as a warning of the analysis, and the gated results are unaffected.
+
+    Parameters
+    ----------
+    experiment
+        A :class:`msclab.experiment.Experiment`.
+    provenance
+        The analysis' :class:`msclab.provenance.Provenance`.
+    every_panel
+        Run on every panel with a protocol, not only those with a section.
+    seed
+        The analysis seed (used where a section gives none).
+    out
+        The analysis output folder.
+
+    Returns
+    -------
+    callable or None
+        ``step(panel_result)``.
+    """
+    panels = {name for name, p in experiment.spec.panels.items() if every_panel or p.discovery is not None}
+    if not panels:
+        return None
+    records = provenance.steps.setdefault("discovery", {})
+
+    def step(panel_result) -> None:
+        name = panel_result.panel
+        if name not in panels:
+            return
+        if every_panel and panel_result.protocol is None and experiment.spec.panels[name].discovery is None:
+            records[name] = {"status": "skipped", "reason": "gated by a fixed GatingML/FlowJo file (no protocol)"}
+            return
+        try:
+            result = discover_panel(experiment, panel_result, experiment.spec.panels[name].discovery, seed=seed,
+                                    out=Path(out) / "discovery" / name)
+        except Exception as exc:  # noqa: BLE001 - discovery is an extra: its failure must not fail the analysis
+            reason = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            records[name] = {"status": "failed", "reason": str(reason)}
+            return
+        records[name] = {"status": "ok", **result.record, "outputs": {k: str(p) for k, p in result.paths.items()}}
+
+    return step
+
+
+def discovery_warnings(steps: dict) -> list[str]:
+    """Warnings for the terminal summary and the report: discovery steps that failed or were skipped."""
+    return [f"panel {panel}: discovery {record['status']}: {record['reason']}"
+            for panel, record in steps.get("discovery", {}).items() if record.get("status") != "ok"]
