@@ -104,3 +104,16 @@ def test_null_studies_give_few_discoveries(tmp_path, seed):
     """Null studies (no MSC effect): at most 5% of clusters with q < 0.05 (issue 17 asks 10 seeds; 3 here)."""
     table = _differential(tmp_path, StudyDesign(donors=6, events=5000, seed=100 + seed, null=True), "th_ics")
     assert (table["q_value"] < 0.05).mean() <= 0.05, table.sort_values("q_value").head()
+
+
+@pytest.mark.slow
+def test_analyze_with_discovery_writes_every_panel_and_the_report_section(small_study, tmp_path):
+    from msclab.pipeline import analyze
+    from msclab.settings import Settings
+
+    result = analyze(small_study.path, tmp_path, Settings(discovery=True, plots=False, n_boot=100))
+    for panel in ("th_ics", "treg"):
+        assert result.provenance.steps["discovery"][panel]["status"] == "ok"
+        assert {p.name for p in (tmp_path / "discovery" / panel).iterdir()} == set(OUTPUTS.values())
+    assert 'id="discovery"' in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert not discovery_warnings(result.provenance.steps)
