@@ -95,12 +95,15 @@ def test_annotation_names_treg_and_lineages():
     lo, mid, hi = 0.15, 0.5, 0.75
     blocks = {"0": _events(rng, 4000, mid, lo, lo, mid, lo), "1": _events(rng, 2500, lo, mid, lo, mid, lo),
               "2": _events(rng, 300, mid, lo, hi, lo + 0.1, mid), "3": _events(rng, 700, mid, lo, mid - 0.1, mid, lo),
-              "4": _events(rng, 500, lo, lo, lo, lo, lo)}
+              "4": _events(rng, 1500, lo, lo, lo, lo, lo),
+              # FoxP3+ CD25hi activated conventional cells keep CD127: not Tregs.
+              "5": _events(rng, 200, mid, lo, hi, mid, mid)}
     values = np.vstack(list(blocks.values()))
     labels = np.concatenate([[k] * len(v) for k, v in blocks.items()])
     table, skipped = annotate_clusters(values, markers, labels, load_rules("treg"))
     names = table.set_index("cluster")["annotation"]
-    assert names.to_dict() == {"0": "CD4 T", "1": "CD8 T", "2": "Treg", "3": "CD4 T", "4": UNASSIGNED}
+    assert names.to_dict() == {"0": "CD4 T", "1": "CD8 T", "2": "Treg", "3": "CD4 T", "4": UNASSIGNED,
+                              "5": "CD4 T"}
     treg = table.set_index("cluster").loc["2"]
     assert treg["catalogue_id"] == "treg_frequency" and treg["annotation_confidence"] > 0.9
     assert "Liu" in treg["reference"] and skipped == []

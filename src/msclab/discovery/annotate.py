@@ -11,7 +11,10 @@ set on the pooled events of each marker, independently of the gates:
   reach), and the positive cut is the peak plus three such SDs (the
   "negative population + 3 SD" rule of marker positivity; Maecker & Trotter,
   Cytometry A 2006;69:1037-1042 discuss cuts set on the negative population);
-- ``hi``/``lo`` split the positive events at their median.
+- ``hi`` is above the median of the positive events (the brighter half);
+  ``lo`` is at or below their lower quartile (dim or negative: lower than
+  most cells that express the marker, as CD127 on Tregs against conventional
+  CD4 T cells; Liu et al., J Exp Med 2006;203:1701-1711).
 
 A cluster takes the most specific rule its median satisfies (most markers;
 ties: the order of the table). Its confidence is the fraction of its events
@@ -48,10 +51,11 @@ class Rule:
 
 @dataclass
 class MarkerCuts:
-    """Per marker: the positive cut and the median of positive events (gating scale)."""
+    """Per marker: the positive cut, the median and the lower quartile of positive events (gating scale)."""
 
     positive: dict[str, float] = field(default_factory=dict)
     bright: dict[str, float] = field(default_factory=dict)
+    dim: dict[str, float] = field(default_factory=dict)
 
     def satisfies(self, marker: str, level: str, values: np.ndarray) -> np.ndarray:
         """Boolean: which values have ``level`` of ``marker``."""
@@ -62,7 +66,7 @@ class MarkerCuts:
         if level == "hi":
             return values > self.bright[marker]
         if level == "lo":
-            return values <= self.bright[marker]
+            return values <= self.dim[marker]
         raise ValueError(f"unknown marker level {level!r} (use +, -, hi or lo)")
 
 
@@ -76,7 +80,7 @@ def load_rules(protocol: str) -> list[Rule]:
 
 
 def marker_cuts(values: np.ndarray, markers: list[str]) -> MarkerCuts:
-    """Positive cut and bright cut of each marker on the pooled events (see the module docstring)."""
+    """Positive, bright and dim cuts of each marker on the pooled events (see the module docstring)."""
     cuts = MarkerCuts()
     for j, marker in enumerate(markers):
         x = np.asarray(values[:, j], dtype=float)
@@ -87,6 +91,7 @@ def marker_cuts(values: np.ndarray, markers: list[str]) -> MarkerCuts:
         positive = x[x > cut]
         cuts.positive[marker] = cut
         cuts.bright[marker] = float(np.median(positive)) if positive.size else cut
+        cuts.dim[marker] = float(np.percentile(positive, 25)) if positive.size else cut
     return cuts
 
 
