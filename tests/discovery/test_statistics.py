@@ -97,7 +97,7 @@ def test_annotation_names_treg_and_lineages():
               "2": _events(rng, 300, mid, lo, hi, lo + 0.1, mid), "3": _events(rng, 700, mid, lo, mid - 0.1, mid, lo),
               "4": _events(rng, 1500, lo, lo, lo, lo, lo),
               # FoxP3+ CD25hi activated conventional cells keep CD127: not Tregs.
-              "5": _events(rng, 200, mid, lo, hi, mid, mid)}
+              "5": _events(rng, 200, mid, lo, hi, mid - 0.015, mid)}
     values = np.vstack(list(blocks.values()))
     labels = np.concatenate([[k] * len(v) for k, v in blocks.items()])
     table, skipped = annotate_clusters(values, markers, labels, load_rules("treg"))
