@@ -117,3 +117,18 @@ def test_analyze_with_discovery_writes_every_panel_and_the_report_section(small_
         assert {p.name for p in (tmp_path / "discovery" / panel).iterdir()} == set(OUTPUTS.values())
     assert 'id="discovery"' in (tmp_path / "report.html").read_text(encoding="utf-8")
     assert not discovery_warnings(result.provenance.steps)
+
+
+@pytest.mark.slow
+def test_clusters_and_umap_are_reproducible_for_a_seed():
+    from msclab.discovery.cluster import cluster_events
+
+    rng = np.random.default_rng(0)
+    values = np.vstack([rng.normal(m, 0.05, (1000, 4)) for m in (0.1, 0.4, 0.7)])
+    ids = np.repeat(["a", "b"], 1500)
+    first, again = (cluster_events(values, ["A", "B", "C", "D"], ids, seed=5) for _ in range(2))
+    assert first.obs["cluster"].tolist() == again.obs["cluster"].tolist()
+    np.testing.assert_array_equal(first.obsm["X_umap"], again.obsm["X_umap"])
+    # The three planted groups are never mixed within a cluster.
+    truth = np.repeat([0, 1, 2], 1000)
+    assert pd.crosstab(first.obs["cluster"].to_numpy(), truth).gt(0).sum(axis=1).eq(1).all()
