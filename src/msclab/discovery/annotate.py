@@ -12,9 +12,16 @@ set on the pooled events of each marker, independently of the gates:
   "negative population + 3 SD" rule of marker positivity; Maecker & Trotter,
   Cytometry A 2006;69:1037-1042 discuss cuts set on the negative population);
 - ``hi`` is above the median of the positive events (the brighter half);
-  ``lo`` is at or below their lower quartile (dim or negative: lower than
-  most cells that express the marker, as CD127 on Tregs against conventional
-  CD4 T cells; Liu et al., J Exp Med 2006;203:1701-1711).
+- ``lo`` is at or below the expressing peak minus three SDs of its upper
+  half, the expressing peak being the highest-intensity density peak with at
+  least a tenth of the highest peak's height (dim or negative: lower than the
+  main population that expresses the marker, as CD127 on Tregs against
+  conventional T cells; Liu et al., J Exp Med 2006;203:1701-1711). It needs
+  no negative population, so it holds for markers most parent events express.
+
+``+`` and ``-`` need a negative population among the parent events: for a
+marker every parent event expresses (CD3 on T cells) the lowest peak is the
+positive one, and a rule should not use ``+``/``-`` of such a marker.
 
 A cluster takes the most specific rule its median satisfies (most markers;
 ties: the order of the table). Its confidence is the fraction of its events
@@ -84,30 +91,35 @@ def marker_cuts(values: np.ndarray, markers: list[str]) -> MarkerCuts:
     cuts = MarkerCuts()
     for j, marker in enumerate(markers):
         x = np.asarray(values[:, j], dtype=float)
-        mode = _negative_peak(x)
-        below = x[x <= mode]
-        sd = float(np.sqrt(np.mean((below - mode) ** 2))) if below.size > 1 else float(np.std(x))
-        cut = mode + POSITIVE_SDS * max(sd, 1e-6)
+        peaks = _peaks(x)
+        low, high = peaks[0], peaks[-1]
+        cut = low + POSITIVE_SDS * _half_sd(x, low, below=True)
         positive = x[x > cut]
         cuts.positive[marker] = cut
         cuts.bright[marker] = float(np.median(positive)) if positive.size else cut
-        cuts.dim[marker] = float(np.percentile(positive, 25)) if positive.size else cut
+        cuts.dim[marker] = high - POSITIVE_SDS * _half_sd(x, high, below=False)
     return cuts
 
 
-def _negative_peak(x: np.ndarray) -> float:
-    """The lowest density peak with at least a tenth of the highest one's height."""
+def _peaks(x: np.ndarray) -> list[float]:
+    """Density peaks (ascending) with at least a tenth of the highest one's height."""
     lo, hi = np.percentile(x, [0.5, 99.5])
     if hi <= lo:
-        return float(np.median(x))
+        return [float(np.median(x))]
     counts, edges = np.histogram(x[(x >= lo) & (x <= hi)], bins=128, range=(lo, hi))
     kernel = np.exp(-0.5 * (np.arange(-6, 7) / 2.0) ** 2)
     density = np.convolve(counts, kernel / kernel.sum(), mode="same")
     centres = (edges[:-1] + edges[1:]) / 2
-    peaks = [i for i in range(len(density))
-             if density[i] >= density[max(i - 1, 0)] and density[i] >= density[min(i + 1, len(density) - 1)]
-             and density[i] >= 0.1 * density.max()]
-    return float(centres[peaks[0]])
+    return [float(centres[i]) for i in range(len(density))
+            if density[i] >= density[max(i - 1, 0)] and density[i] >= density[min(i + 1, len(density) - 1)]
+            and density[i] >= 0.1 * density.max()]
+
+
+def _half_sd(x: np.ndarray, mode: float, *, below: bool) -> float:
+    """SD about a peak from the events on one side of it (the side other populations reach least)."""
+    side = x[x <= mode] if below else x[x >= mode]
+    sd = float(np.sqrt(np.mean((side - mode) ** 2))) if side.size > 1 else float(np.std(x))
+    return max(sd, 1e-6)
 
 
 def _resolve(spec: str, markers: list[str]) -> str | None:
