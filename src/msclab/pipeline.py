@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import anndata as ad
 import pandas as pd
@@ -66,7 +67,9 @@ class AnalysisResult:
                 f"one in {rows['sample_id'].nunique()} sample(s) ({', '.join(dict.fromkeys(rows['population']))}); "
                 "their readouts carry the flag control_fallback. Add the controls to the samplesheet and to the "
                 "panel's controls: in experiment.yaml.")
-        return out + gate_warnings(self.gate_qc)
+        from .discovery import discovery_warnings
+
+        return out + gate_warnings(self.gate_qc) + discovery_warnings(steps)
 
     @property
     def gate_qc(self) -> pd.DataFrame:
@@ -169,11 +172,14 @@ class AssayOutcome:
 
 
 def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None,
-             progress: Callable[[str], None] | None = None) -> FlowOutcome:
+             progress: Callable[[str], None] | None = None,
+             on_panel: Callable[[Any], None] | None = None) -> FlowOutcome:
     """Gate and quantify every panel; returns records, populations, QC, failures and plots.
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
     (one file per sample and panel) so the gating can be audited and reopened.
+    ``on_panel`` is called with each quantified panel's ``PanelResult``
+    (discovery, :func:`msclab.discovery.discovery_hook`).
     """
     from .flow.panel import quantify_panel
 
@@ -197,6 +203,8 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if gates_dir is not None:
             written = result.write_gatingml(gates_dir)
             prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
+        if on_panel is not None:
+            on_panel(result)
     return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
@@ -351,7 +359,10 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     exp = read_experiment(experiment, allow=allow)
     prov = start_provenance(exp, out, settings)
     plots_dir = out / "plots" if settings.plots else None
-    flow = run_flow(exp, prov, plots_dir, out / "gates", progress=say)
+    from .discovery import discovery_hook
+
+    discover = discovery_hook(exp, prov, every_panel=settings.discovery, seed=settings.seed, out=out)
+    flow = run_flow(exp, prov, plots_dir, out / "gates", progress=say, on_panel=discover)
     say(f"fitting standard curves of {len(exp.spec.assays)} assay export(s)")
     assays = run_assays(exp, prov, settings, plots_dir)
     say("estimating effects, comparing with the catalogue, writing the outputs")

@@ -46,6 +46,9 @@ class Settings(BaseModel):
         Seed of every random step (non-negative).
     plots
         Draw gate and curve plots for the report.
+    discovery
+        Run discovery (clusters, UMAP, differential abundance) on every flow
+        panel, not only on those with a ``discovery:`` section (docs/discovery.md).
 
     Raises
     ------
@@ -66,6 +69,7 @@ class Settings(BaseModel):
     n_boot: int = Field(2000, ge=MIN_BOOT)
     seed: int = Field(0, ge=0)
     plots: bool = True
+    discovery: bool = False
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -78,7 +82,7 @@ def settings_error(exc: ValidationError, given: dict[str, Any]) -> MsclabError:
     """One :class:`MsclabError` naming every bad field, its value and what is allowed."""
     allowed = {"curve_model": f"one of {', '.join(CURVE_MODELS)}", "weighting": f"one of {', '.join(WEIGHTINGS)}",
                "n_boot": f"an integer of at least {MIN_BOOT}", "seed": "a non-negative integer",
-               "plots": "true or false"}
+               "plots": "true or false", "discovery": "true or false"}
     parts = []
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "?"

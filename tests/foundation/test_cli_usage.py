@@ -85,7 +85,7 @@ def test_settings_refuse_bad_values_naming_the_allowed_ones():
     with pytest.raises(MsclabError, match="unknown setting 'curve'"):
         Settings(curve="4pl")
     assert Settings(curve_model="4pl").model_dump() == {"curve_model": "4pl", "weighting": "1/y^2", "n_boot": 2000,
-                                                        "seed": 0, "plots": True}
+                                                        "seed": 0, "plots": True, "discovery": False}
 
 
 def test_validate_finds_the_folders_experiment_yaml():

@@ -128,6 +128,9 @@ def analyze(
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of every random step (results are reproducible)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw gate and standard-curve plots."),
     allow: list[Path] = typer.Option([], "--allow", help=ALLOW_HELP),
+    discovery: bool = typer.Option(False, "--discovery", help=(
+        "Also cluster every flow panel's events (Leiden, UMAP), name the clusters and test their paired "
+        "differential abundance; writes OUT/discovery/PANEL/ (docs/discovery.md).")),
 ) -> None:
     """Run the whole pipeline: gate, quantify, fit curves, estimate effects, compare with the review.
 
@@ -137,7 +140,8 @@ def analyze(
     failures.csv and provenance.json. Exit code 0 when every sample was analysed, 1 when some
     failed (they are listed), 2 for bad input.
     """
-    settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots)
+    settings = Settings(curve_model=curve_model, weighting=weighting, n_boot=n_boot, seed=seed, plots=plots,
+                        discovery=discovery)
     check_out_folder(out)
     experiment = find_experiment(experiment)
     from ..pipeline import analyze as run

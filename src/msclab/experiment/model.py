@@ -57,6 +57,45 @@ class BatchNormalisation(_Strict):
     quantiles: int = Field(default=99, ge=5, le=999)
 
 
+class Discovery(_Strict):
+    """Unsupervised discovery on a panel's events: clustering, UMAP, annotation, differential abundance.
+
+    Present (``discovery: {}`` or with options) it runs on every ``msclab
+    analyze`` of the experiment, as ``--discovery`` does for every panel
+    (docs/discovery.md).
+
+    Attributes
+    ----------
+    markers
+        Markers to cluster on; empty: the panel's markers without viability
+        dyes, proliferation dyes and scatter.
+    parent
+        The gated population whose events are clustered; empty: the
+        protocol's ``T cells`` gate, else its ``CD45+``, ``Live`` or
+        ``Singlets`` gate, else every event.
+    events_per_sample
+        Events drawn (without replacement, seeded) from each sample's parent
+        population; a sample with fewer gives all of its events.
+    method
+        Clustering method: ``leiden`` (scanpy neighbours graph + Leiden).
+    resolution
+        Leiden resolution (higher: more, smaller clusters).
+    n_neighbors
+        Neighbours of the kNN graph.
+    seed
+        Seed of the subsampling, the graph, Leiden and UMAP; empty: the
+        analysis seed.
+    """
+
+    markers: list[str] = Field(default_factory=list)
+    parent: str | None = None
+    events_per_sample: int = Field(default=10000, ge=50)
+    method: Literal["leiden"] = "leiden"
+    resolution: float = Field(default=2.0, gt=0, le=50)
+    n_neighbors: int = Field(default=15, ge=2, le=200)
+    seed: int | None = Field(default=None, ge=0)
+
+
 class Panel(_Strict):
     """A staining panel: which marker each detector reads, and how it is gated.
 
@@ -74,6 +113,9 @@ class Panel(_Strict):
     normalisation
         Batch normalisation of the events before gating
         (:class:`BatchNormalisation`); none when absent.
+    discovery
+        Unsupervised discovery on this panel (:class:`Discovery`); off when
+        absent (unless ``msclab analyze --discovery``).
     description
         Free text.
     """
@@ -82,6 +124,7 @@ class Panel(_Strict):
     protocol: str | None = None
     controls: dict[str, Literal["fmo", "unstimulated", "isotype"]] = Field(default_factory=dict)
     normalisation: BatchNormalisation | None = None
+    discovery: Discovery | None = None
     description: str = ""
 
 

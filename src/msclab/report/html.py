@@ -149,6 +149,25 @@ def _scoring(exp) -> dict[str, float]:
     return {"log2": float(scoring.log2fc_consistent), "suppression": float(scoring.suppression_consistent)}
 
 
+def _discovery(result: ReportData) -> list[dict[str, Any]]:
+    """The discovery section's panels (figures as data URIs, tables as HTML); empty when discovery did not run."""
+    from .discovery import discovery_sections
+
+    if result.provenance is None:
+        return []
+    out = []
+    for entry in discovery_sections(result.provenance.steps, result.experiment.samples):
+        entry["figures"] = {k: _data_uri(v) for k, v in entry["figures"].items() if v}
+        if entry["clusters"] is not None:
+            entry["clusters"] = _table(entry["clusters"], ["cluster", "n_events", "annotation", "annotation_confidence",
+                                                           "catalogue_id", "rule"])
+            found = entry["differential"][entry["differential"]["q_value"] < 0.05]
+            entry["differential"] = _table(found, ["contrast", "cluster", "annotation", "log2_ratio", "ci_low",
+                                                   "ci_high", "q_value", "n_donors"]) if len(found) else ""
+        out.append(entry)
+    return out
+
+
 def render_report(result: ReportData) -> str:
     """Return the report as an HTML string."""
     exp = result.experiment
@@ -201,6 +220,7 @@ def render_report(result: ReportData) -> str:
         "curve_images": _images(result.plots.get("curves", []), 64),
         "populations_table": _table(result.populations.head(400)),
         "provenance": result.provenance.to_dict() if result.provenance else {},
+        "discovery": _discovery(result),
     }
     return _ENV.get_template("report.html.j2").render(**context)
 
