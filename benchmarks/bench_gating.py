@@ -165,7 +165,7 @@ def run_msclab(paths: list[str], gml: str, n_jobs: int | None) -> dict:
     from msclab.flow.gating.run import gate_files
 
     start = time.perf_counter()
-    records = gate_files(paths, read_strategy(gml, paths), n_jobs=n_jobs)
+    records = gate_files(paths, read_strategy(gml), n_jobs=n_jobs)
     counts = {}
     for record in records:
         sample_id = Path(record.sample_id).stem

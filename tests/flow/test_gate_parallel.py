@@ -42,7 +42,7 @@ def test_parallel_records_equal_serial_and_truth(shared_data: Path, tmp_path: Pa
         pytest.skip("files are only gated in forked workers on Linux, with 2+ cores, from one thread")
     paths, rows = _subsamples(shared_data, tmp_path, 5)
     paths.insert(2, tmp_path / "missing.fcs")
-    strategy = read_strategy(shared_data / COMPLIANCE / "gml/gml_parent_quadrant_rect_gate.xml", paths)
+    strategy = read_strategy(shared_data / COMPLIANCE / "gml/gml_parent_quadrant_rect_gate.xml")
 
     def note_pid(record, result) -> None:  # runs where the sample was gated
         (tmp_path / f"{record.sample_id}.pid").write_text(str(os.getpid()))

@@ -42,7 +42,8 @@ def gate(
     import pandas as pd
 
     from .._files import atomic_path, atomic_write
-    from ..flow.gating import flowjo_counts, read_strategy
+    from ..flow.gating import flowjo_counts
+    from ..flow.source import read_strategy
     from ..flow.gating.run import gate_files, populations_table
     from ..flow.transforms import transform_params
     from ..provenance import Provenance

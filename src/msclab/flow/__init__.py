@@ -20,7 +20,7 @@ __getattr__, __dir__, __all__ = attach(
         "quantify_panel": ".panel",
         "PanelResult": ".panel",
         "load_protocol": ".protocols",
-        "read_strategy": ".gating",
+        "read_strategy": ".source",
         "read_bead_plate": ".beads",
     },
     ("beads", "compensation", "gating", "panel", "plots", "protocols", "transforms"),

@@ -23,7 +23,7 @@ def gate(
         The FCS files; the sample id is the file name.
     strategy
         A GatingML 2.0 file, a FlowJo workspace, an msclab protocol YAML or a
-        built-in protocol name (``"treg"``); see :func:`msclab.flow.gating.read_strategy`.
+        built-in protocol name (``"treg"``); see :func:`msclab.flow.read_strategy`.
     info
         File name -> samplesheet row (donor, plate, control_type ...), so that a
         protocol's thresholds can come from the matching FMO or unstimulated control.
@@ -39,7 +39,7 @@ def gate(
     >>> import msclab
     >>> table = msclab.flow.gate(["example_data/fcs/D1_MSC10_treg.fcs"], "treg")  # doctest: +SKIP
     """
-    from .gating import read_strategy
+    from .source import read_strategy
     from .gating.run import gate_files, populations_table
 
     paths = list(fcs)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 from ...errors import MsclabError
 from .gatingml import read_gatingml
@@ -52,21 +50,14 @@ class Strategy:
         )
 
 
-def read_strategy(path: str | PathLike[str], fcs: Iterable[str | PathLike[str]] = (),
-                  info: Mapping[str, Mapping[str, Any]] | None = None) -> Strategy:
-    """Read a GatingML 2.0 XML file, a FlowJo ``.wsp`` workspace or an msclab protocol.
+def read_strategy(path: str | PathLike[str]) -> Strategy:
+    """Read a GatingML 2.0 XML file or a FlowJo ``.wsp`` workspace.
 
     The kind of XML is decided by the root element (``gating:Gating-ML`` or
-    ``Workspace``), not by the file extension. A protocol (``.yaml``/``.yml``,
-    or a built-in protocol name such as ``treg``) is data-driven, so it is
-    resolved on the given FCS files together (markers from their ``$PnS``)
-    into one concrete tree per file. ``info`` (file name -> samplesheet row:
-    donor, plate, control_type, control_for ...) lets thresholds come from the
-    matching FMO or unstimulated control among the files.
+    ``Workspace``), not by the file extension. msclab protocols, which are
+    resolved on the files, are read by :func:`msclab.flow.read_strategy`.
     """
     p = Path(path)
-    if p.suffix.lower() in {".yaml", ".yml"} or (not p.exists() and p.suffix == "" and str(path).isidentifier()):
-        return _protocol_strategy(path, [Path(f) for f in fcs], info or {})
     if not p.is_file():
         raise MsclabError("the gating strategy file does not exist", file=p, hint="Check the --strategy path.")
     with open(p, "rb") as handle:
@@ -80,22 +71,3 @@ def read_strategy(path: str | PathLike[str], fcs: Iterable[str | PathLike[str]] 
         file=p,
         hint="Give a GatingML 2.0 XML file (root <gating:Gating-ML>) or a FlowJo 10 .wsp file.",
     )
-
-
-def _protocol_strategy(path: str | PathLike[str], fcs: list[Path], info: Mapping[str, Mapping[str, Any]]) -> Strategy:
-    """Resolve an msclab protocol on every file; a file that fails is recorded, not fatal."""
-    from ...io import read_fcs
-    from ..protocols import SampleEvents, load_protocol, resolve_protocol
-
-    protocol = load_protocol(str(path))
-    samples, failures = {}, {}
-    for file in fcs:
-        try:
-            samples[file.name] = SampleEvents.from_anndata(read_fcs(file), file.name, info=info.get(file.name),
-                                                           scale=protocol.transforms)
-        except MsclabError as exc:
-            failures[file.name] = str(exc)
-    resolution = resolve_protocol(protocol, samples)
-    failures.update(resolution.failures)
-    trees = {sid: rs.tree for sid, rs in resolution.samples.items()}
-    return Strategy(Path(path), "protocol", trees, failures)
