@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..flow.protocols.sample import normalise_marker
+from ..flow.channels import normalise_marker
 
 #: Name of clusters no rule matches.
 UNASSIGNED = "unassigned"

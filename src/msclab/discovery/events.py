@@ -20,9 +20,10 @@ import numpy as np
 
 from ..errors import MsclabError
 from ..experiment.model import Discovery
+from ..flow.channels import normalise_marker
 from ..flow.gating.engine import Events, gate_events
 from ..flow.gating.tree import GateTree
-from ..flow.protocols.sample import SampleEvents, normalise_marker
+from ..flow.protocols.sample import SampleEvents
 from ..flow.protocols.schema import Protocol
 from ..io import open_fcs
 
