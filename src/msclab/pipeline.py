@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 import anndata as ad
 import pandas as pd
@@ -172,14 +171,11 @@ class AssayOutcome:
 
 
 def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None,
-             progress: Callable[[str], None] | None = None,
-             on_panel: Callable[[Any], None] | None = None) -> FlowOutcome:
+             progress: Callable[[str], None] | None = None) -> FlowOutcome:
     """Gate and quantify every panel; returns records, populations, QC, failures and plots.
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
     (one file per sample and panel) so the gating can be audited and reopened.
-    ``on_panel`` is called with each quantified panel's ``PanelResult``
-    (discovery, :func:`msclab.discovery.discovery_hook`).
     """
     from .flow.panel import quantify_panel
 
@@ -203,8 +199,6 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         if gates_dir is not None:
             written = result.write_gatingml(gates_dir)
             prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
-        if on_panel is not None:
-            on_panel(result)
     return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
@@ -226,6 +220,30 @@ def flowjo_workspaces(exp: Experiment, prov: Provenance, populations: pd.DataFra
             continue
         prov.steps.setdefault("flowjo_workspaces", {})[panel] = str(path)
     return failures
+
+
+def run_discovery(exp: Experiment, prov: Provenance, settings: Settings, out: Path) -> None:
+    """Cluster the gated events of every panel that asks for discovery (docs/discovery.md).
+
+    Runs on the gate trees the analysis wrote (``steps.resolved_gates``, Gating-ML in
+    ``OUT/gates``), so ``analyze`` and ``batch`` discover the same way. A failure is
+    recorded in provenance and shown as a warning; it never fails the analysis.
+    """
+    from .discovery import discovery_hook
+    from .flow.flowjo_export import read_trees
+    from .flow.protocols.loader import is_strategy_file, load_protocol
+    from .flow.result import PanelResult
+
+    step = discovery_hook(exp, prov, every_panel=settings.discovery, seed=settings.seed, out=out)
+    if step is None:
+        return
+    for panel, files in prov.steps.get("resolved_gates", {}).items():
+        spec = exp.spec.panels.get(panel)
+        if spec is None or not files:
+            continue
+        protocol = None if is_strategy_file(spec.protocol) else load_protocol(spec.protocol or panel, base=exp.root)
+        empty = pd.DataFrame()
+        step(PanelResult(panel, protocol, empty, empty, empty, {}, read_trees(files)))
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -359,10 +377,7 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     exp = read_experiment(experiment, allow=allow)
     prov = start_provenance(exp, out, settings)
     plots_dir = out / "plots" if settings.plots else None
-    from .discovery import discovery_hook
-
-    discover = discovery_hook(exp, prov, every_panel=settings.discovery, seed=settings.seed, out=out)
-    flow = run_flow(exp, prov, plots_dir, out / "gates", progress=say, on_panel=discover)
+    flow = run_flow(exp, prov, plots_dir, out / "gates", progress=say)
     say(f"fitting standard curves of {len(exp.spec.assays)} assay export(s)")
     assays = run_assays(exp, prov, settings, plots_dir)
     say("estimating effects, comparing with the catalogue, writing the outputs")
@@ -400,6 +415,7 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
         The output folder.
     """
     exported = flowjo_workspaces(exp, prov, flow.populations, out / "gates")
+    run_discovery(exp, prov, settings, out)
     failures = pd.DataFrame(flow.failures + exported + assays.failures, columns=["sample_id", "stage", "reason"])
 
     records = [r for r in flow.records + assays.records if len(r)]
