@@ -202,19 +202,25 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
     return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
 
 
-def flowjo_workspaces(exp: Experiment, prov: Provenance, populations: pd.DataFrame, folder: Path) -> list[dict]:
+def written_trees(prov: Provenance) -> dict[str, dict]:
+    """Panel -> sample id -> the gate tree the analysis wrote (``steps.resolved_gates``), read once."""
+    from .flow.flowjo_export import read_trees
+
+    return {panel: read_trees(files) for panel, files in prov.steps.get("resolved_gates", {}).items() if files}
+
+
+def flowjo_workspaces(exp: Experiment, prov: Provenance, trees: dict[str, dict], populations: pd.DataFrame,
+                      folder: Path) -> list[dict]:
     """Write ``<folder>/<panel>.wsp`` (FlowJo workspaces of the gates used; docs/review.md) for every panel.
 
     A panel whose gates FlowJo cannot store gets one failure row (returned) instead.
     """
-    from .flow.flowjo_export import read_trees, write_panel_workspace
+    from .flow.flowjo_export import write_panel_workspace
 
     failures = []
-    for panel, files in prov.steps.get("resolved_gates", {}).items():
-        if not files:
-            continue
+    for panel, panel_trees in trees.items():
         try:
-            path = write_panel_workspace(exp, panel, read_trees(files), populations, folder / f"{panel}.wsp")
+            path = write_panel_workspace(exp, panel, panel_trees, populations, folder / f"{panel}.wsp")
         except MsclabError as exc:
             failures.append({"sample_id": "", "stage": f"flowjo_export:{panel}", "reason": str(exc)})
             continue
@@ -222,7 +228,7 @@ def flowjo_workspaces(exp: Experiment, prov: Provenance, populations: pd.DataFra
     return failures
 
 
-def run_discovery(exp: Experiment, prov: Provenance, settings: Settings, out: Path) -> None:
+def run_discovery(exp: Experiment, prov: Provenance, trees: dict[str, dict], settings: Settings, out: Path) -> None:
     """Cluster the gated events of every panel that asks for discovery (docs/discovery.md).
 
     Runs on the gate trees the analysis wrote (``steps.resolved_gates``, Gating-ML in
@@ -230,20 +236,19 @@ def run_discovery(exp: Experiment, prov: Provenance, settings: Settings, out: Pa
     recorded in provenance and shown as a warning; it never fails the analysis.
     """
     from .discovery import discovery_hook
-    from .flow.flowjo_export import read_trees
     from .flow.protocols.loader import is_strategy_file, load_protocol
     from .flow.result import PanelResult
 
     step = discovery_hook(exp, prov, every_panel=settings.discovery, seed=settings.seed, out=out)
     if step is None:
         return
-    for panel, files in prov.steps.get("resolved_gates", {}).items():
+    for panel, panel_trees in trees.items():
         spec = exp.spec.panels.get(panel)
-        if spec is None or not files:
+        if spec is None:
             continue
         protocol = None if is_strategy_file(spec.protocol) else load_protocol(spec.protocol or panel, base=exp.root)
         empty = pd.DataFrame()
-        step(PanelResult(panel, protocol, empty, empty, empty, {}, read_trees(files)))
+        step(PanelResult(panel, protocol, empty, empty, empty, {}, panel_trees))
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -414,8 +419,9 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     out
         The output folder.
     """
-    exported = flowjo_workspaces(exp, prov, flow.populations, out / "gates")
-    run_discovery(exp, prov, settings, out)
+    trees = written_trees(prov)
+    exported = flowjo_workspaces(exp, prov, trees, flow.populations, out / "gates")
+    run_discovery(exp, prov, trees, settings, out)
     failures = pd.DataFrame(flow.failures + exported + assays.failures, columns=["sample_id", "stage", "reason"])
 
     records = [r for r in flow.records + assays.records if len(r)]
