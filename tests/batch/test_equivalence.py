@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 
+import html
+
+import pandas as pd
 import pytest
 
 from msclab.batch import Registry, run_batch
-from msclab.pipeline import analyze
+from msclab.pipeline import analyze, gate_warnings
 
 from .conftest import SETTINGS, assert_same_tables, zero_events
 
@@ -30,9 +33,16 @@ def test_serial_batch_equals_analyze_and_rerun_is_all_cached(study, reference, t
     assert sum(f - s for s, f in tasks) <= plate["seconds"] <= wall
     report = (tmp_path / "batch_report.html").read_text()
     assert '<a href="study/report.html">' in report and (tmp_path / "study" / "report.html").is_file()
+    # The experiment's warnings (skipped and low-confidence gates) reach the batch result and report.
+    expected = gate_warnings(pd.read_csv(reference / "gate_qc.csv"))
+    warnings = [w["warning"] for w in first.warnings]
+    assert expected and set(expected) <= set(warnings) and {w["plate"] for w in first.warnings} == {"study"}
+    assert all(html.escape(w) in report for w in warnings)
+    assert f"{len(warnings)} warning(s)" in report
 
     again = run_batch([study / "experiment.yaml"], tmp_path, settings=SETTINGS, workers=0)
     assert again.ok and again.computed == 0 and again.cached == 22
+    assert again.warnings == first.warnings  # a cached experiment keeps its warnings
     assert_same_tables(reference, tmp_path / "study")
     registry = Registry(tmp_path / "runs.sqlite")
     runs = registry.runs()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from typing import IO, Any
 
 from rich.console import Console
@@ -42,8 +43,9 @@ class Reporter:
         self.plates_done += 1
         self.failed += 1
 
-    def finish(self, status: str, failures: list[dict[str, Any]]) -> None:
-        """The run ended."""
+    def finish(self, status: str, failures: list[dict[str, Any]],
+               warnings: Sequence[dict[str, str]] = ()) -> None:
+        """The run ended; ``warnings`` are the experiments' warnings (``plate, warning``)."""
 
     @property
     def throughput(self) -> float:
@@ -82,8 +84,10 @@ class JsonlReporter(Reporter):
         super().plate_failed(plate, reason)
         self._emit("plate_failed", plate=plate, reason=reason)
 
-    def finish(self, status: str, failures: list[dict[str, Any]]) -> None:  # noqa: D102
+    def finish(self, status: str, failures: list[dict[str, Any]],
+               warnings: Sequence[dict[str, str]] = ()) -> None:  # noqa: D102
         self._emit("finish", status=status, done=self.done, failed=self.failed, failures=failures,
+                   warnings=list(warnings),
                    seconds=time.time() - self.started)
 
 
@@ -123,7 +127,8 @@ class RichReporter(Reporter):
         if self.bar is not None:
             self._refresh()
 
-    def finish(self, status: str, failures: list[dict[str, Any]]) -> None:  # noqa: D102
+    def finish(self, status: str, failures: list[dict[str, Any]],
+               warnings: Sequence[dict[str, str]] = ()) -> None:  # noqa: D102
         if self.bar is not None:
             self._refresh()
         self.progress.stop()

@@ -103,7 +103,8 @@ def _plate_rows(folder: Path, plates: Sequence[dict[str, Any]]) -> list[dict[str
 
 
 def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: Sequence[dict[str, Any]],
-                       failures: Sequence[dict[str, Any]], lj: pd.DataFrame) -> Path:
+                       failures: Sequence[dict[str, Any]], lj: pd.DataFrame,
+                       warnings: Sequence[dict[str, str]] = ()) -> Path:
     """Write the batch report.
 
     Parameters
@@ -120,26 +121,39 @@ def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: S
         Failed units (``plate, stage, sample_id, reason``).
     lj
         :func:`msclab.batch.qc.levey_jennings` output.
+    warnings
+        Each experiment's warnings (``plate, warning``): skipped and low-confidence
+        gates, control fallbacks; the plates table counts them per plate.
     """
     flagged = lj[lj["flag"].isin(["1-2s", "1-3s"])]
     order = list(dict.fromkeys(list(flagged["series"]) + list(lj["series"])))
     drawable = [s for s in order if (lj["series"] == s).sum() >= MIN_CHART_POINTS]
     charts = [_chart(lj[lj["series"] == s]) for s in drawable[:MAX_CHARTS]]
     target = Path(path)
+    n_warnings: dict[str, int] = {}
+    for w in warnings:
+        n_warnings[w["plate"]] = n_warnings.get(w["plate"], 0) + 1
     started = run.get("started")
     wall = f", {time.time() - float(started):.1f} s wall time" if started is not None else ""
     parts = [
         f"<h1>msclab batch {html.escape(str(run.get('run_id', '')))}</h1>",
         f"<p>msclab {html.escape(str(run.get('msclab_version', '')))}, scheduler "
-        f"{html.escape(str(run.get('scheduler', '')))}, {len(plates)} plate(s), {len(failures)} failure(s)"
+        f"{html.escape(str(run.get('scheduler', '')))}, {len(plates)} plate(s), {len(failures)} failure(s), "
+        f"{len(warnings)} warning(s)"
         f"{wall}.</p>",
         "<h2>Plates</h2>",
         "<p>seconds: the plate's wall time in this run (first task started to results assembled; cached "
         "units take none).</p>",
-        _table(_plate_rows(target.parent, plates),
-               ["plate", "status", "n_units", "n_failed", "seconds", "report", "reason", "manifest"]),
+        _table([{**row, "n_warnings": n_warnings.get(str(row.get("plate")), 0)}
+                for row in _plate_rows(target.parent, plates)],
+               ["plate", "status", "n_units", "n_failed", "n_warnings", "seconds", "report", "reason", "manifest"]),
         "<h2>Failures</h2>",
         _table(failures, ["plate", "stage", "sample_id", "reason"]) if failures else "<p>None.</p>",
+        "<h2>Warnings</h2>",
+        "<p>What an experiment did in place of what it asked: gates skipped for lack of a marker, gates of "
+        "low confidence, control-based thresholds that fell back; each plate's report.html details them and "
+        "gate_qc.csv lists every gate.</p>",
+        _table(warnings, ["plate", "warning"]) if warnings else "<p>None.</p>",
         "<h2>Cross-plate QC (Levey-Jennings)</h2>",
         "<p>Control samples' population frequencies (mean per control kind and plate) and standard-curve "
         "parameters, in run order. Centre = median of the batch, SD = 1.4826 &times; MAD; dashed lines at "

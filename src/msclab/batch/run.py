@@ -42,6 +42,10 @@ class BatchResult:
         The output folder.
     failures
         Every failed unit or experiment (``plate, stage, sample_id, reason``).
+    warnings
+        What each experiment did in place of what it asked (``plate, warning``): skipped and
+        low-confidence gates, control fallbacks, discovery skips
+        (:attr:`msclab.pipeline.AnalysisResult.warnings`), from cached experiments too.
     computed, cached
         Units computed in this run and units taken from the cache.
     """
@@ -49,6 +53,7 @@ class BatchResult:
     run_id: str
     out: Path
     failures: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
 
@@ -132,7 +137,7 @@ def run_batch(inputs: Sequence[str | PathLike[str]], out: str | PathLike[str], *
         _write_qc(out, registry, run_id, result, [(p.input.name, qc[p.input.name]) for p in plans if p.input.name in qc])
         status = "failed" if result.failures else "done"
         registry.finish_run(run_id, status)
-        reporter.finish(status, result.failures)
+        reporter.finish(status, result.failures, result.warnings)
     except BaseException:
         registry.finish_run(run_id, "interrupted")
         raise
@@ -180,6 +185,7 @@ def _record(runner, plans: Sequence[ExperimentPlan], registry: Registry, run_id:
         if unit["status"] == "failed":
             failed.append({"plate": plate, "stage": "assemble", "sample_id": "", "reason": unit["reason"]})
         result.failures += failed
+        result.warnings += [{"plate": plate, "warning": w} for w in record.get("warnings", [])]
         qc[plate] = record.get("qc", {})
         registry.plate(run_id, plate, str(by_name[plate].input.manifest), unit["key"],
                        "failed" if unit["status"] == "failed" else "done", unit["reason"],
@@ -196,4 +202,4 @@ def _write_qc(out: Path, registry: Registry, run_id: str, result: BatchResult,
     with atomic_write(out / LEVEY_JENNINGS, newline="") as handle:
         lj.to_csv(handle, index=False)
     run = next(r for r in registry.runs() if r["run_id"] == run_id)
-    write_batch_report(out / REPORT, run, registry.plates(run_id), result.failures, lj)
+    write_batch_report(out / REPORT, run, registry.plates(run_id), result.failures, lj, result.warnings)

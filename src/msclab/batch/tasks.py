@@ -111,7 +111,7 @@ def run_assemble_task(task: AssembleTask, *dependencies: dict[str, Any]) -> dict
             raise RuntimeError(f"{len(missing)} unit(s) have no result ({names})")
         result = assemble(read_experiment(task.manifest), task.units, task.cache, task.out, task.settings)
         failures = result.failures.to_dict("records")
-        record = {"failures": failures, "score": result.comparison.score,
+        record = {"failures": failures, "warnings": result.warnings, "score": result.comparison.score,
                   "outputs": {k: str(task.out / v) for k, v in OUTPUTS.items()}, "qc": control_qc(result)}
         path = store(task.cache, task.key, record)
         return [{**_unit("assemble", "", task.key, None, record["qc"], str(path)), "record": record}]

@@ -89,6 +89,11 @@ def run(
     if not (quiet or jsonl):
         console.print(f"Run {result.run_id}: {result.computed} computed, {result.cached} from cache. "
                       f"Report: {result.out / 'batch_report.html'}", highlight=False)
+    if result.warnings and not jsonl:
+        plates = len({w["plate"] for w in result.warnings})
+        console_err.print(f"[bold yellow]{len(result.warnings)} warning(s) on {plates} plate(s)[/]:")
+        for w in result.warnings:
+            console_err.print(f"  - {w['plate']}: {w['warning']}", highlight=False, markup=False)
     if result.failures:
         console_err.print(f"[bold yellow]{len(result.failures)} failure(s)[/]:")
         for f in result.failures:
