@@ -66,6 +66,9 @@ class AnalysisResult:
                 f"one in {rows['sample_id'].nunique()} sample(s) ({', '.join(dict.fromkeys(rows['population']))}); "
                 "their readouts carry the flag control_fallback. Add the controls to the samplesheet and to the "
                 "panel's controls: in experiment.yaml.")
+        for row in self.export_failures.itertuples():
+            out.append(f"panel {row.stage.split(':', 1)[1]}: the FlowJo workspace was not written ({row.reason}); "
+                       "its Gating-ML files in gates/ are complete and no sample failed.")
         from .discovery import discovery_warnings
 
         return out + gate_warnings(self.gate_qc) + discovery_warnings(steps)
@@ -79,11 +82,26 @@ class AnalysisResult:
         return gate_qc_from_provenance(steps.get("gating", {}))
 
     @property
+    def export_failures(self) -> pd.DataFrame:
+        """Rows of ``failures`` for a panel whose FlowJo workspace could not be written (no sample failed)."""
+        return self.failures[self.failures["stage"].astype(str).str.startswith(EXPORT_STAGE)]
+
+    @property
+    def sample_failures(self) -> pd.DataFrame:
+        """Rows of ``failures`` for a sample or an assay export that could not be analysed."""
+        return self.failures[~self.failures.index.isin(self.export_failures.index)]
+
+    @property
     def n_failed(self) -> int:
-        """Number of failures: samples with a failed file or stage, plus assay exports that could not be read."""
-        if not len(self.failures):
+        """Number of failures: samples with a failed file or stage, plus assay exports that could not be read.
+
+        A FlowJo workspace that could not be written is not counted (:attr:`export_failures`):
+        it is a warning, as every sample was analysed.
+        """
+        failures = self.sample_failures
+        if not len(failures):
             return 0
-        ids = self.failures["sample_id"].fillna("").astype(str)
+        ids = failures["sample_id"].fillna("").astype(str)
         return int(ids[ids != ""].nunique() + (ids == "").sum())
 
     def __repr__(self) -> str:
@@ -209,6 +227,10 @@ def written_trees(prov: Provenance) -> dict[str, dict]:
     return {panel: read_trees(files) for panel, files in prov.steps.get("resolved_gates", {}).items() if files}
 
 
+#: ``failures.csv`` stage of a panel whose FlowJo workspace could not be written (``flowjo_export:<panel>``).
+EXPORT_STAGE = "flowjo_export:"
+
+
 def flowjo_workspaces(exp: Experiment, prov: Provenance, trees: dict[str, dict], populations: pd.DataFrame,
                       folder: Path) -> list[dict]:
     """Write ``<folder>/<panel>.wsp`` (FlowJo workspaces of the gates used; docs/review.md) for every panel.
@@ -222,7 +244,7 @@ def flowjo_workspaces(exp: Experiment, prov: Provenance, trees: dict[str, dict],
         try:
             path = write_panel_workspace(exp, panel, panel_trees, populations, folder / f"{panel}.wsp")
         except MsclabError as exc:
-            failures.append({"sample_id": "", "stage": f"flowjo_export:{panel}", "reason": str(exc)})
+            failures.append({"sample_id": "", "stage": f"{EXPORT_STAGE}{panel}", "reason": str(exc)})
             continue
         prov.steps.setdefault("flowjo_workspaces", {})[panel] = str(path)
     return failures

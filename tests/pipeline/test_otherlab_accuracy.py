@@ -175,10 +175,10 @@ def test_no_sample_fails_for_an_optional_marker(tmp_path: Path, missing: str) ->
 # --- Flags that find the bad gates (issue 16, item 4) ---------------------------------------------
 #: A sample x panel is badly gated when a reported frequency is this far from the truth (percentage points).
 BAD_PP = 2.0
-#: gate_qc.csv flags that ask for a look at the gate.
-REVIEW_FLAGS = ("low_confidence", "fallback")
-_FLAGS_PENDING = ("one-peak thresholds (CD45+, CD25+, rare positives) are low_confidence in almost every sample, "
-                  "so far more than 15% of samples are flagged; the resolvers' confidence is being fixed (issue 16)")
+_FLAGS_PENDING = ("measured: 17.7% of the simulate study's and 15.6% of the other lab's samples flagged, with no "
+                  "sample more than 2 pp off in either; the flags left are gates of genuinely poor separation "
+                  "(simulate: Breg CD24hi CD38hi mixture in 10 B-cell samples, separation 0.0-0.4; other lab: the "
+                  "NKG2D+ valley that replaces its missing control, depth < 0.8 in 10 NK samples; issue 16, open)")
 
 
 def flag_figures(truth: pd.DataFrame, result) -> dict[str, float]:
@@ -186,9 +186,9 @@ def flag_figures(truth: pd.DataFrame, result) -> dict[str, float]:
 
     The unit is a sample x panel (FMO tubes excluded, as in the accuracy tests): *bad* when any
     population's % of parent is more than :data:`BAD_PP` from the truth, *flagged* when any of its
-    gates has a :data:`REVIEW_FLAGS` flag in ``gate_qc.csv``.
+    gates has a review flag (:data:`msclab.flow.qc.REVIEW_FLAGS`) in ``gate_qc.csv``.
     """
-    from msclab.flow.qc import gate_qc_from_provenance
+    from msclab.flow.qc import REVIEW_FLAGS, gate_qc_from_provenance
 
     table = compare_populations(truth, result.populations)
     table["bad"] = (table["measured"] - table["percent"]).abs() > BAD_PP
@@ -212,18 +212,28 @@ def _truth_rows(run, kind: str) -> pd.DataFrame:
         for panel, pops in s["populations"].items() for pop, v in pops.items()])
 
 
+@pytest.fixture(scope="module")
+def simulate_low_events_run(tmp_path_factory):
+    """The ``simulate_run`` study acquired with 5,000 events per file: low events make badly gated samples."""
+    folder = tmp_path_factory.mktemp("simulate_low_events")
+    truth = simulate_study(folder, StudyDesign(donors=6, events=5000, seed=7,
+                                               panels=("th_ics", "treg", "b_cells", "nk")))
+    return truth, analyze(folder / "experiment.yaml", folder / "out", SETTINGS)
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="after one-peak confidence was made honest, the flags no longer reach 90% "
-                   "recall: some badly gated samples have fully confident gates (issue 16, open)")
-def test_review_flags_catch_the_badly_gated_samples(simulate_run) -> None:
+def test_review_flags_catch_the_badly_gated_samples(simulate_run, simulate_low_events_run) -> None:
     """>= 90% of the samples with a frequency > 2 pp from the truth carry a review flag (issue 16).
 
-    On ``msclab simulate`` with the B-cell and NK panels (planted hard cases); the other lab's
-    6-donor study had no sample more than 2 pp off when this was measured, so it only enters
-    the share of flagged samples below.
+    On ``msclab simulate`` with the B-cell and NK panels (planted hard cases). At 20,000 events
+    per file no sample is more than 2 pp off since the lymphocyte gate has a mixture component
+    for monocytes (docs/protocols.md), so the recall is measured at 5,000 events, where small
+    controls and sparse populations make badly gated samples (16 of 96 when measured, all caught).
     """
-    figures = flag_figures(_truth_rows(simulate_run, "simulate"), simulate_run[1])
-    assert figures["bad"] > 0, figures  # the planted hard samples are there to be caught
+    assert flag_figures(_truth_rows(simulate_run, "simulate"), simulate_run[1])["bad"] == 0
+    figures = flag_figures(_truth_rows(simulate_low_events_run, "simulate"), simulate_low_events_run[1])
+    print("simulate, 5,000 events", figures)
+    assert figures["bad"] > 0, figures  # the low-event samples are there to be caught
     assert figures["recall"] >= 0.9, figures
 
 
@@ -231,7 +241,8 @@ def test_review_flags_catch_the_badly_gated_samples(simulate_run) -> None:
 @pytest.mark.xfail(strict=False, reason=_FLAGS_PENDING)
 @pytest.mark.parametrize("kind", ["simulate", "otherlab"])
 def test_review_flags_are_few(kind, request) -> None:
-    """At most 15% of all samples are flagged (issue 16)."""
+    """At most 15% of all samples are flagged (issue 16), at 20,000 events per file."""
     run = request.getfixturevalue(f"{kind}_run")
     figures = flag_figures(_truth_rows(run, kind), run[1])
+    print(kind, figures)
     assert figures["flagged_share"] <= 0.15, figures

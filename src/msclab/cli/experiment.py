@@ -159,7 +159,7 @@ def analyze(
         console_err.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)
     if result.n_failed:
         console_err.print(f"[bold yellow]{result.n_failed} sample(s) failed[/] (see failures.csv):")
-        for row in result.failures.itertuples():
+        for row in result.sample_failures.itertuples():
             console_err.print(f"  - {row.sample_id or '(assay)'} [{row.stage}]: {row.reason}", highlight=False, markup=False)
         raise typer.Exit(EXIT_SAMPLES_FAILED)
 

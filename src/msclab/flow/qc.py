@@ -103,6 +103,16 @@ def population_qc(populations: pd.DataFrame, min_events: int = MIN_EVENTS) -> pd
 #: Columns of ``gate_qc.csv`` (design contract).
 GATE_QC_COLUMNS = ("sample_id", "panel", "gate", "method", "confidence", "flag", "reason", "override")
 
+#: The ``flag`` of a ``gate_qc.csv`` row (one per row, the first that applies in this order) and what it means.
+GATE_FLAGS = {
+    "fallback": "the mixture of a cluster gate was not trusted; density-valley thresholds were used",
+    "low_confidence": "confidence below the review limit (0.8; see gate_confidence)",
+    "control_fallback": "no control sample for a control threshold: the sample's own events set it",
+    "skipped": "optional gate skipped: the panel lacks its markers",
+}
+#: Flags that ask for a look at the gate plot (the review list; the others are informative).
+REVIEW_FLAGS = ("fallback", "low_confidence")
+
 
 def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | None:
     """Return ``(method, confidence, flag, reason)`` of one resolved gate, or None for a fixed gate.
@@ -112,18 +122,18 @@ def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | 
       ``fallback`` when the mixture was replaced by density-valley thresholds.
     - ``threshold`` / ``quadrant``: a valley's depth below the lower peak
       (:func:`~msclab.flow.protocols.resolvers.valley_confidence`); a control
-      threshold's confidence grows with its control events (a 99.5th
-      percentile of fewer than :data:`MIN_CONTROL_EVENTS` rests on fewer than
-      ~10 events beyond it; Roederer, Cytometry 2001;45:194); a cut beyond a
+      threshold's by how far the sampling error of its percentile moves the
+      sample's frequency (:func:`control_confidence`); a cut beyond a
       lone peak (one-peak ``valley``, ``beyond_peak``) by where that peak lies
       against unstained events
       (:func:`~msclab.flow.protocols.resolvers.single_peak_confidence`);
-      ``fallback`` when a control was missing.
+      ``control_fallback`` when a control was missing.
     - ``singlets``: the share of events on the singlet ridge's core.
     - ``divided``: 1 - the overlap of adjacent dye generations at the cut
       (generation width against one halving).
 
-    Below :data:`LOW_CONFIDENCE` the flag is ``low_confidence``.
+    Below :data:`LOW_CONFIDENCE` the flag is ``low_confidence`` (unless the gate is a
+    mixture ``fallback``); the flags are listed in :data:`GATE_FLAGS`.
     """
     from .protocols.resolvers import LOW_CONFIDENCE
 
@@ -151,28 +161,64 @@ def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | 
         flag = ""
     else:
         return None
-    if not flag and confidence < LOW_CONFIDENCE:
+    if flag != "fallback" and confidence < LOW_CONFIDENCE:
         flag = "low_confidence"
     return method, round(confidence, 4), flag, reason
 
 
-#: A control threshold from fewer events than this has less than full confidence.
-MIN_CONTROL_EVENTS = 2000
+#: A sample x panel whose reported frequency is more than this many percentage points from the
+#: truth is badly gated (issue 16's acceptance; issue 13's tolerance, max(1 pp, 15% relative), is
+#: 1.5-3 pp for the 10-20% populations gated here, and 1 pp bounds the sampling noise of rare
+#: subsets, Finak et al. 2016, Sci Rep 6:20686). Sampling-based confidences use it as their scale.
+FREQUENCY_TOLERANCE_PP = 2.0
+#: Two-sided 95% normal quantile: a 95% interval spans this many standard errors either side.
+_Z95 = float(stats.norm.ppf(0.975))
+
+
+def sampling_confidence(band: float) -> float:
+    """Probability that a frequency stays within :data:`FREQUENCY_TOLERANCE_PP` of its value, from a 95% band.
+
+    ``band`` is the share of the parent (0-1) a cut can move across within its 95%
+    confidence interval; the frequency's standard error is then ``100 band / (2 x 1.96)``
+    percentage points and, with a normal error, ``P(|error| < 2 pp) = 2 Phi(2 / se) - 1``.
+    """
+    se = 100.0 * max(band, 0.0) / (2.0 * _Z95)
+    return 1.0 if se == 0 else float(2.0 * stats.norm.cdf(FREQUENCY_TOLERANCE_PP / se) - 1.0)
+
+
+def control_confidence(resolved: Mapping[str, Any]) -> tuple[float, str]:
+    """Confidence of a threshold read from a control's percentile: how far its sampling error moves the frequency.
+
+    The percentile of ``n`` control events has a distribution-free 95% interval
+    (:func:`~msclab.flow.protocols.resolvers.percentile_threshold`); ``ci_share`` is the
+    share of the gated sample's own parent events inside it, i.e. how much the
+    sample's frequency moves if the cut sits anywhere in the interval. A control
+    of few events is therefore flagged only when its events are too few *for this
+    sample*: when they can move the frequency by more than
+    :data:`FREQUENCY_TOLERANCE_PP` (:func:`sampling_confidence`), not below a fixed count.
+    """
+    n = int(resolved.get("n_control_events", 0))
+    kind = resolved.get("control_type", "control")
+    if "ci_share" not in resolved:  # a gating record written before the interval was kept
+        return min(1.0, n / 2000), f"{n} control events ({kind}); no sampling interval recorded"
+    share = float(resolved["ci_share"])
+    confidence = sampling_confidence(share)
+    reason = (f"{n} control events ({kind}); the cut's 95% interval holds {100 * share:.1f}% of the sample's "
+              f"parent (P(frequency within {FREQUENCY_TOLERANCE_PP:g} pp) = {confidence:.2f})")
+    return confidence, reason
 
 
 def _threshold_confidence(resolved: Mapping[str, Any]) -> tuple[float, str, str]:
     from .protocols.resolvers import single_peak_confidence, valley_confidence
 
     method = resolved.get("method")
-    flag = "fallback" if resolved.get("note") else ""
+    flag = "control_fallback" if resolved.get("note") else ""
     if method == "valley":
         found = valley_confidence(resolved)
         reason = found["reason"]
         confidence = found["confidence"]
     elif method == "control":
-        n = int(resolved.get("n_control_events", 0))
-        confidence = min(1.0, n / MIN_CONTROL_EVENTS)
-        reason = f"{n} control events ({resolved.get('control_type', 'control')})"
+        confidence, reason = control_confidence(resolved)
     elif method == "beyond_peak" and resolved.get("zero") is not None:
         found = single_peak_confidence(float(resolved["peak"]), float(resolved["spread"]), float(resolved["zero"]),
                                        "below", float(resolved.get("width", 3.0)))

@@ -82,8 +82,11 @@ def _images(paths: list[Path], limit: int | None, panels: tuple[str, ...] = ()) 
     return out
 
 
-#: Order of the gate-confidence flags in the report (worst first).
-_FLAG_ORDER = {"low_confidence": 0, "fallback": 1, "skipped": 2}
+def _flag_order() -> dict[str, int]:
+    """Order of the gate-confidence flags in the report: that of :data:`msclab.flow.qc.GATE_FLAGS` (review first)."""
+    from ..flow.qc import GATE_FLAGS
+
+    return {flag: i for i, flag in enumerate(GATE_FLAGS)}
 
 
 def _gate_confidence(result: ReportData) -> dict[str, Any]:
@@ -96,8 +99,9 @@ def _gate_confidence(result: ReportData) -> dict[str, Any]:
 
     gating = result.provenance.steps.get("gating", {}) if result.provenance else {}
     table = gate_qc_from_provenance(gating)
+    order = _flag_order()
     flags = table["flag"].fillna("")
-    flagged = table[flags != ""].assign(order=flags[flags != ""].map(_FLAG_ORDER).fillna(3))
+    flagged = table[flags != ""].assign(order=flags[flags != ""].map(order).fillna(len(order)))
     panels = []
     for panel, rows in flagged.groupby("panel", sort=False):
         rows = rows.sort_values(["order", "confidence", "gate", "sample_id"], na_position="last")
@@ -108,7 +112,7 @@ def _gate_confidence(result: ReportData) -> dict[str, Any]:
         panels.append({"panel": panel, "counts": counts, "n": len(rows), "summary": _table(by_gate, digits=2),
                        "table": _table(rows, ["sample_id", "gate", "method", "confidence", "flag", "reason"], 2)})
     return {"n_checked": int(table["confidence"].notna().sum()), "n_samples": int(table["sample_id"].nunique()),
-            "counts": {flag: int((flags == flag).sum()) for flag in _FLAG_ORDER}, "panels": panels}
+            "counts": {flag: int((flags == flag).sum()) for flag in order}, "panels": panels}
 
 
 def _catalogue(exp):

@@ -117,6 +117,12 @@ def resolve_protocol(protocol: Protocol, samples: Mapping[str, SampleEvents], *,
                       failures=dict(run.failures))
 
 
+def _share_between(values: np.ndarray, low: float, high: float) -> float:
+    """Share of ``values`` between ``low`` and ``high``: how much of a population a cut moving there can move."""
+    finite = values[np.isfinite(values)]
+    return round(float(np.mean((finite >= low) & (finite <= high))), 6) if len(finite) else 0.0
+
+
 def _has(events: SampleEvents, marker: str) -> bool:
     try:
         events.channel(marker)
@@ -469,6 +475,9 @@ class _Run:
                                  [self.resolved[c].mask(parent)] for c in controls])
         record = resolvers.percentile_threshold(values, th.percentile)
         record["threshold"] += th.margin
+        record["threshold_ci"] = [b + th.margin for b in record["threshold_ci"]]
+        own = self.resolved[sid].events.values(channel)[self.resolved[sid].mask(parent)]
+        record["ci_share"] = _share_between(own, *record["threshold_ci"])
         return record["threshold"], {"method": "control", "control_type": kind, "controls": controls,
                                      "control_match": how, "percentile": th.percentile, **record}
 

@@ -481,8 +481,20 @@ def beyond_peak(values: np.ndarray, *, keep: str = "above", width: float = 3.0) 
 
 
 def percentile_threshold(values: np.ndarray, percentile: float) -> dict[str, Any]:
-    """Return the ``percentile`` of a (control) population's values."""
+    """Return the ``percentile`` of a (control) population's values and its 95% confidence interval.
+
+    The interval is distribution-free: the order statistics whose ranks are
+    the 2.5% and 97.5% quantiles of Binomial(n, percentile / 100) (Conover,
+    *Practical Nonparametric Statistics*, 3rd ed. 1999, §3.2; Hahn & Meeker,
+    *Statistical Intervals*, 1991, ch. 5). It says how far the cut could sit
+    with another draw of the same number of control events.
+    """
     v = values[np.isfinite(values)]
     if len(v) < 20:
         raise MsclabError(f"only {len(v)} control events to set a threshold")
-    return {"threshold": float(np.percentile(v, percentile)), "n_control_events": int(len(v))}
+    n, q = len(v), percentile / 100.0
+    ordered = np.sort(v)
+    low = int(np.clip(stats.binom.ppf(0.025, n, q), 1, n))  # 1-based ranks of the bounds
+    high = int(np.clip(stats.binom.ppf(0.975, n, q) + 1, 1, n))
+    return {"threshold": float(np.percentile(v, percentile)), "n_control_events": int(n),
+            "threshold_ci": [float(ordered[low - 1]), float(ordered[high - 1])]}
