@@ -24,10 +24,10 @@ import numpy as np
 from scipy import stats
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
-from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from ...errors import MsclabError
+from ._mixture import GaussianMixture
 
 #: At most this many events are used to fit a mixture (a random subsample, fixed seed).
 MAX_FIT_EVENTS = 8000
@@ -78,10 +78,15 @@ def _fit(z: np.ndarray, k: int, direction: np.ndarray | None) -> list[GaussianMi
 
 
 def _pdf(gmm: GaussianMixture, points: np.ndarray) -> np.ndarray:
-    """Weighted density of every component at ``points`` (points x components)."""
+    """Weighted density of every component at ``points`` (points x components).
+
+    In closed form from each component's Cholesky factor of the precision
+    ``L`` (``precision = L L^T``): ``w exp(-|(x - mu)^T L|^2 / 2) det(L) / (2 pi)``.
+    """
     out = np.empty((len(points), len(gmm.weights_)))
-    for j, (w, mu, cov) in enumerate(zip(gmm.weights_, gmm.means_, gmm.covariances_)):
-        out[:, j] = w * stats.multivariate_normal(mu, cov, allow_singular=True).pdf(points)
+    for j, (w, mu, chol) in enumerate(zip(gmm.weights_, gmm.means_, gmm.precisions_cholesky_)):
+        y = (points - mu) @ chol
+        out[:, j] = (w * np.prod(np.diag(chol)) / (2 * np.pi)) * np.exp(-0.5 * (y[:, 0] ** 2 + y[:, 1] ** 2))
     return out
 
 
