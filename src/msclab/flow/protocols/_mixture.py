@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus  # imported here, so forked workers inherit the module
 
 _EPS = 10 * np.finfo(np.float64).eps
 _LOG_2PI = math.log(2 * math.pi)
@@ -140,13 +141,9 @@ class GaussianMixture:
         random_state = np.random.RandomState(self.random_state)
         resp = np.zeros((self.n_components, len(X)))
         if self.init_params == "k-means++":
-            from sklearn.cluster import kmeans_plusplus
-
             _, indices = kmeans_plusplus(X, self.n_components, random_state=random_state)
             resp[np.arange(self.n_components), indices] = 1
         else:
-            from sklearn.cluster import KMeans
-
             labels = KMeans(n_clusters=self.n_components, n_init=1, random_state=random_state).fit(X).labels_
             resp[labels, np.arange(len(X))] = 1
         nk = self._estimate(x, y, resp)

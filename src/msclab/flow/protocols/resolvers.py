@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
+from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from ...errors import MsclabError
@@ -67,8 +68,6 @@ def _fit(z: np.ndarray, k: int, direction: np.ndarray | None) -> list[GaussianMi
     fits = [GaussianMixture(n_components=k, covariance_type="full", random_state=_SEED, init_params="k-means++",
                             reg_covar=1e-5).fit(z)]
     if direction is not None and k >= 2:
-        from sklearn.cluster import KMeans
-
         score = z @ direction
         top = z[score >= np.quantile(score, 0.995)]
         rest = KMeans(n_clusters=k - 1, n_init=1, random_state=_SEED).fit(z).cluster_centers_
