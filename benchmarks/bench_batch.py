@@ -91,10 +91,10 @@ def run_dask(folders: list[Path], out: Path, workers: int) -> dict:
 
     with local_cluster(workers) as cluster, Client(cluster) as client:
         before = sum(client.run(_worker_cpu).values())
-        seconds, cpu = _batch([*map(str, folders), "-o", str(out), "--scheduler", cluster.scheduler_address])
-        cpu += sum(client.run(_worker_cpu).values()) - before
+        seconds, command_cpu = _batch([*map(str, folders), "-o", str(out), "--scheduler", cluster.scheduler_address])
+        cpu = command_cpu + sum(client.run(_worker_cpu).values()) - before
         peaks = list(client.run(_peak_rss_mb).values())
-    return {"seconds": seconds, "cpu": cpu, "worker_peak_mb": peaks}
+    return {"seconds": seconds, "cpu": cpu, "command_cpu": command_cpu, "worker_peak_mb": peaks}
 
 
 def gating(out: Path, folders: list[Path]) -> dict:
@@ -159,7 +159,8 @@ def main() -> None:
     print(f"serial      : {serial['seconds']:7.1f} s  CPU {serial['cpu']:7.1f} s  "
           f"{n_samples / serial['seconds']:6.2f} samples/s  peak RSS {serial['peak_mb']:.0f} MB")
     dask = run_dask(folders, workdir / "dask", args.workers)
-    print(f"{args.workers} workers   : {dask['seconds']:7.1f} s  CPU {dask['cpu']:7.1f} s  "
+    print(f"{args.workers} workers   : {dask['seconds']:7.1f} s  CPU {dask['cpu']:7.1f} s "
+          f"(the command {dask['command_cpu']:.1f} s)  "
           f"{n_samples / dask['seconds']:6.2f} samples/s  peak RSS per worker "
           f"{', '.join(f'{m:.0f}' for m in dask['worker_peak_mb'])} MB")
     print(f"load average {os.getloadavg()[0]:.2f}; {args.workers} workers vs serial: "
