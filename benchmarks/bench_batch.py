@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -53,32 +54,47 @@ def simulate(workdir: Path, plates: int, wells: int, events: int) -> list[Path]:
 EXTRA: list[str] = []  # options passed to every ``msclab batch`` run (``--samples-per-task``)
 
 
-def _batch(args: list[str]) -> float:
-    start = time.perf_counter()
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _batch(args: list[str]) -> tuple[float, float]:
+    """Run ``msclab batch``; wall time and the CPU time (user + sys) of the command and its forked workers."""
+    start, cpu = time.perf_counter(), _cpu(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, "-m", "msclab", "batch", *args, *EXTRA, "--no-plots", "--quiet"], check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu(resource.RUSAGE_CHILDREN) - cpu
 
 
 def run_serial(folders: list[Path], out: Path) -> dict:
-    """The batch in one process; wall time and the process's peak RSS."""
-    seconds = _batch([*map(str, folders), "-o", str(out), "--serial"])
-    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    """The batch in one process; wall time, CPU time and the process's peak RSS."""
+    seconds, cpu = _batch([*map(str, folders), "-o", str(out), "--serial"])
+    return {"seconds": seconds, "cpu": cpu, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _worker_cpu() -> float:
+    return _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+
+
 def run_dask(folders: list[Path], out: Path, workers: int) -> dict:
-    """The batch on a LocalCluster of ``workers`` x 1 thread; wall time and each worker's peak RSS."""
+    """The batch on a LocalCluster of ``workers`` x 1 thread; wall time, CPU time and each worker's peak RSS.
+
+    The CPU time is the command's (planning, recording, the report) plus what the workers spent during the run.
+    """
     from distributed import Client
 
     from msclab.batch.execute import local_cluster
 
     with local_cluster(workers) as cluster, Client(cluster) as client:
-        seconds = _batch([*map(str, folders), "-o", str(out), "--scheduler", cluster.scheduler_address])
+        before = sum(client.run(_worker_cpu).values())
+        seconds, command_cpu = _batch([*map(str, folders), "-o", str(out), "--scheduler", cluster.scheduler_address])
+        cpu = command_cpu + sum(client.run(_worker_cpu).values()) - before
         peaks = list(client.run(_peak_rss_mb).values())
-    return {"seconds": seconds, "worker_peak_mb": peaks}
+    return {"seconds": seconds, "cpu": cpu, "command_cpu": command_cpu, "worker_peak_mb": peaks}
 
 
 def gating(out: Path, folders: list[Path]) -> dict:
@@ -127,6 +143,7 @@ def main() -> None:
     parser.add_argument("--samples-per-task", type=int, default=None,
                         help="passed to msclab batch (default: its own, all samples sharing controls)")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--no-flowkit", action="store_true", help="skip the gating comparison with FlowKit")
     args = parser.parse_args()
     if args.samples_per_task:
         EXTRA.extend(["--samples-per-task", str(args.samples_per_task)])
@@ -138,17 +155,24 @@ def main() -> None:
           f"(simulated in {time.perf_counter() - start:.0f} s) in {workdir}")
 
     serial = run_serial(folders, workdir / "serial")
-    print(f"serial      : {serial['seconds']:7.1f} s  {n_samples / serial['seconds']:6.2f} samples/s  "
-          f"peak RSS {serial['peak_mb']:.0f} MB")
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print(f"serial      : {serial['seconds']:7.1f} s  CPU {serial['cpu']:7.1f} s  "
+          f"{n_samples / serial['seconds']:6.2f} samples/s  peak RSS {serial['peak_mb']:.0f} MB")
     dask = run_dask(folders, workdir / "dask", args.workers)
-    print(f"{args.workers} workers   : {dask['seconds']:7.1f} s  {n_samples / dask['seconds']:6.2f} samples/s  "
-          f"peak RSS per worker {', '.join(f'{m:.0f}' for m in dask['worker_peak_mb'])} MB")
+    print(f"{args.workers} workers   : {dask['seconds']:7.1f} s  CPU {dask['cpu']:7.1f} s "
+          f"(the command {dask['command_cpu']:.1f} s)  "
+          f"{n_samples / dask['seconds']:6.2f} samples/s  peak RSS per worker "
+          f"{', '.join(f'{m:.0f}' for m in dask['worker_peak_mb'])} MB")
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.workers} workers vs serial: "
+          f"{serial['seconds'] / dask['seconds']:.2f}x (wall)")
     for folder in folders:
         for table in TABLES:
             pd.testing.assert_frame_equal(pd.read_csv(workdir / "serial" / folder.name / table),
                                           pd.read_csv(workdir / "dask" / folder.name / table))
     print("serial and Dask tables identical")
 
+    if args.no_flowkit:
+        return
     gate = gating(workdir / "serial", folders)
     print(f"gating only ({gate['samples']} samples, resolved GatingML): msclab {gate['msclab_s']:.1f} s, "
           f"FlowKit {gate['flowkit_s']:.1f} s ({gate['flowkit_s'] / max(gate['msclab_s'], 1e-9):.1f}x), "

@@ -123,6 +123,22 @@ def _share_between(values: np.ndarray, low: float, high: float) -> float:
     return round(float(np.mean((finite >= low) & (finite <= high))), 6) if len(finite) else 0.0
 
 
+#: Fewest cluster-gate fits worth a worker process (a fit takes about 0.1 s, a fork a few ms).
+_MIN_FITS_PER_PROCESS = 2
+
+
+def _fit_cluster(job: tuple[ClusterGate, tuple[np.ndarray, np.ndarray] | Exception]) -> dict[str, Any] | Exception:
+    """One group's cluster-gate fit (:func:`resolvers.cluster_gate`), or the error it met (returned, not raised)."""
+    spec, data = job
+    if isinstance(data, Exception):
+        return data
+    try:
+        return resolvers.cluster_gate(*data, components=spec.components, select=spec.select,
+                                      min_weight=spec.min_weight, max_fraction=spec.fraction_limit)
+    except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
+        return exc
+
+
 def _has(events: SampleEvents, marker: str) -> bool:
     try:
         events.channel(marker)
@@ -151,6 +167,8 @@ class _Run:
         self.protocol = protocol
         self.panel_controls = panel_controls
         self.failures: dict[str, str] = {}
+        #: Members -> the mixture fit of the cluster gate being resolved (:meth:`fit_clusters`).
+        self.cluster_fits: dict[tuple[str, ...], Any] = {}
         self.resolved: dict[str, ResolvedSample] = {
             sid: ResolvedSample(events=ev, tree=GateTree(source=f"protocol {protocol.name}, sample {sid}"))
             for sid, ev in samples.items()
@@ -261,13 +279,33 @@ class _Run:
         handler = {ClusterGate: self._cluster, SingletsGate: self._singlets, ThresholdGate: self._threshold,
                    QuadrantSpec: self._quadrant, DividedGate: self._divided, BooleanSpec: self._boolean,
                    RectangleSpec: self._rectangle, PolygonSpec: self._polygon}[type(spec)]
-        for group in self.groups(spec):
-            for local, members in self.local(spec, group):
-                try:
-                    handler(local, members)
-                except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
-                    for sid in members:
-                        self.fail(sid, spec, exc)
+        jobs = [job for group in self.groups(spec) for job in self.local(spec, group)]
+        if isinstance(spec, ClusterGate):
+            self.cluster_fits = self.fit_clusters(jobs)
+        for local, members in jobs:
+            try:
+                handler(local, members)
+            except (MsclabError, ValueError, np.linalg.LinAlgError) as exc:
+                for sid in members:
+                    self.fail(sid, spec, exc)
+
+    def fit_clusters(self, jobs: list[tuple[GateSpec, list[str]]]) -> dict[tuple[str, ...], Any]:
+        """Members -> the mixture fit of their cluster gate, or the error it met.
+
+        The groups' fits are independent, so they run in forked worker
+        processes (:func:`msclab._parallel.fork_map`; in this process where
+        forking is not safe); the results do not depend on where they ran.
+        """
+        from ..._parallel import fork_map
+
+        inputs = []
+        for spec, members in jobs:
+            try:
+                inputs.append((spec, self.pooled(members, spec.parent, [spec.x, spec.y])))
+            except (MsclabError, ValueError) as exc:
+                inputs.append((spec, exc))
+        fits = fork_map(_fit_cluster, inputs, min_per_process=_MIN_FITS_PER_PROCESS)
+        return {tuple(members): fit for (_, members), fit in zip(jobs, fits, strict=True)}
 
     def _each(self, spec: GateSpec, members: list[str], apply) -> None:
         """Run ``apply(sid)`` per member; a failure fails that sample only."""
@@ -278,9 +316,9 @@ class _Run:
                 self.fail(sid, spec, exc)
 
     def _cluster(self, spec: ClusterGate, members: list[str]) -> None:
-        x, y = self.pooled(members, spec.parent, [spec.x, spec.y])
-        fit = resolvers.cluster_gate(x, y, components=spec.components, select=spec.select,
-                                     min_weight=spec.min_weight, max_fraction=spec.fraction_limit)
+        fit = self.cluster_fits.pop(tuple(members))
+        if isinstance(fit, Exception):
+            raise fit
 
         def apply(sid: str) -> None:
             ev = self.resolved[sid].events

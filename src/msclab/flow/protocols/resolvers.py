@@ -24,10 +24,11 @@ import numpy as np
 from scipy import stats
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
-from sklearn.mixture import GaussianMixture
+from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from ...errors import MsclabError
+from ._mixture import GaussianMixture
 
 #: At most this many events are used to fit a mixture (a random subsample, fixed seed).
 MAX_FIT_EVENTS = 8000
@@ -67,8 +68,6 @@ def _fit(z: np.ndarray, k: int, direction: np.ndarray | None) -> list[GaussianMi
     fits = [GaussianMixture(n_components=k, covariance_type="full", random_state=_SEED, init_params="k-means++",
                             reg_covar=1e-5).fit(z)]
     if direction is not None and k >= 2:
-        from sklearn.cluster import KMeans
-
         score = z @ direction
         top = z[score >= np.quantile(score, 0.995)]
         rest = KMeans(n_clusters=k - 1, n_init=1, random_state=_SEED).fit(z).cluster_centers_
@@ -78,10 +77,15 @@ def _fit(z: np.ndarray, k: int, direction: np.ndarray | None) -> list[GaussianMi
 
 
 def _pdf(gmm: GaussianMixture, points: np.ndarray) -> np.ndarray:
-    """Weighted density of every component at ``points`` (points x components)."""
+    """Weighted density of every component at ``points`` (points x components).
+
+    In closed form from each component's Cholesky factor of the precision
+    ``L`` (``precision = L L^T``): ``w exp(-|(x - mu)^T L|^2 / 2) det(L) / (2 pi)``.
+    """
     out = np.empty((len(points), len(gmm.weights_)))
-    for j, (w, mu, cov) in enumerate(zip(gmm.weights_, gmm.means_, gmm.covariances_)):
-        out[:, j] = w * stats.multivariate_normal(mu, cov, allow_singular=True).pdf(points)
+    for j, (w, mu, chol) in enumerate(zip(gmm.weights_, gmm.means_, gmm.precisions_cholesky_)):
+        y = (points - mu) @ chol
+        out[:, j] = (w * np.prod(np.diag(chol)) / (2 * np.pi)) * np.exp(-0.5 * (y[:, 0] ** 2 + y[:, 1] ** 2))
     return out
 
 
