@@ -116,7 +116,7 @@ class FCSFile:
         numpy.ndarray
             Unsigned integers or floats in native byte order, as stored.
         """
-        with open(self.path, "rb") as handle:
+        with open(self.path, "rb", buffering=0) as handle:
             try:
                 values = read_values(handle, self._start, self.n_events, self._layout)
             except EOFError as exc:
