@@ -3,15 +3,16 @@
 The engine works on a plain events x channels array with the channel names, so
 it does not depend on how the file was read. Per sample it
 
-1. compensates only the detectors gates use, with each matrix's inverse
-   computed once (:attr:`Spillover.inverse`) and applied to the detector
-   block as one matrix product;
-2. transforms only the dimensions gates use, and only for the events of the
-   gate's parent population, each once per (dimension, parent);
+1. extracts the values gates read only for the events of each gate's parent
+   population: the stored channels, and the detectors gates use compensated
+   with each matrix's inverse (computed once, :attr:`Spillover.inverse`), in
+   one blocked pass over the parent's events (see :class:`_Values`);
+2. transforms only the dimensions gates use, for those events, each once per
+   (dimension, parent);
 3. evaluates gates in dependency order, each within its parent.
 
-All values are computed in float64 column by column (a few MB per million
-events), whatever the dtype of the stored events.
+All values are computed in float64 (a few MB per million events), whatever
+the dtype of the stored events.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ...errors import MsclabError
 from ..channels import ChannelIndex
@@ -138,14 +140,23 @@ class GatingResult:
         return pd.DataFrame({pid: self.membership[pid] for pid in self.tree.populations})
 
 
+#: Events per block when values are extracted: a block's float64 copy stays in the CPU cache.
+_BLOCK_EVENTS = 8192
+
+
 class _Values:
     """Lazily computed, cached dimension values of one sample.
 
-    Compensation runs once per matrix for all events and only for the
-    detectors some gate reads. A gate needs its (transformed) dimensions only
-    for the events of its parent population, so transforms run on that subset
-    (``rows``; None for all events), cached under the parent's id so sibling
-    gates share them.
+    A gate needs its dimensions only for the events of its parent population.
+    The first time a gate with a given parent asks for values, every value the
+    gates with that parent read (stored channels, and detectors compensated by
+    each matrix) is extracted for the parent's events in one pass over the
+    events, block by block (:data:`_BLOCK_EVENTS` events: the block is
+    gathered, cast to float64 and multiplied by the inverse spillover columns
+    while it is in the CPU cache), so compensation and float64 copies cost one
+    read of the parent's events and no full-length temporary arrays.
+    Transforms then run on those values, cached under the parent's id so
+    sibling gates share them.
     """
 
     def __init__(self, tree: GateTree, events: Events) -> None:
@@ -154,6 +165,15 @@ class _Values:
         self._column_of = {name: i for i, name in enumerate(events.channels)}
         self._index = ChannelIndex(events.channels, dict(zip(events.channels, events.markers)))
         self._cache: dict[tuple, np.ndarray] = {}
+        # (channel, compensation) pairs the gates with each parent read
+        self._reads: dict[str | None, dict[tuple[str, str], None]] = {}
+        for pop in tree.populations.values():
+            if isinstance(pop.shape, BooleanGate):
+                continue
+            wanted = self._reads.setdefault(pop.parent, {})
+            for dim in pop.shape.dimensions:
+                for name in self._channels_of(dim):
+                    wanted[(name, dim.compensation)] = None
 
     def _column(self, name: str) -> int:
         """Column of a gate's dimension name: a channel, a marker, or FlowJo's ``FL1_A`` for ``FL1/A``."""
@@ -166,15 +186,11 @@ class _Values:
             )
         return self._column_of[channel]
 
-    def _cached(self, key: tuple, compute) -> np.ndarray:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
-
-    def raw(self, name: str) -> np.ndarray:
-        """All events' stored (scaled) values of a channel, float64."""
-        i = self._column(name)
-        return self._cached(("raw", i), lambda: np.asarray(self.events.data[:, i], dtype=np.float64))
+    def _channels_of(self, dim: Dimension) -> tuple[str, ...]:
+        if dim.ratio:
+            ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
+            return ratio.numerator, ratio.denominator
+        return (dim.name,)
 
     def _matrix(self, compensation: str) -> Spillover | None:
         if compensation == UNCOMPENSATED:
@@ -183,52 +199,63 @@ class _Values:
             return self.events.spillover  # no keyword: uncompensated (GatingML 2.0)
         return self.tree.matrices[compensation]
 
-    def compensated(self, name: str, compensation: str) -> np.ndarray:
-        """All events' compensated values of a channel (raw if the matrix does not name it)."""
+    def _source(self, name: str, compensation: str) -> tuple:
+        """``("raw", column)``, or ``("comp", matrix id, detector)`` if the matrix compensates ``name``."""
         matrix = self._matrix(compensation)
         detector = matrix.detector_for(name) if matrix is not None else None
         if detector is None:
-            return self.raw(name)  # not a detector of the matrix: compensation leaves it alone
-        key = ("comp", id(matrix), detector)
-        if key not in self._cache:
-            # one product for every detector of this matrix that some gate reads
-            wanted = sorted({matrix.detectors.index(d) for d in self._needed_detectors(matrix)})
-            block = np.asarray(self.events.data[:, matrix.column_indices(self.events.channels)], dtype=np.float64)
-            rows = matrix.compensated_columns(block, wanted)
-            del block
-            for k, j in enumerate(wanted):
-                self._cache[("comp", id(matrix), matrix.detectors[j])] = rows[k]
-        return self._cache[key]
+            return ("raw", self._column(name))  # not a detector of the matrix: compensation leaves it alone
+        return ("comp", compensation, detector)
 
-    def _needed_detectors(self, matrix: Spillover) -> set[str]:
-        names = set()
-        for dim in self.tree.dimensions():
-            if self._matrix(dim.compensation) is not matrix:
-                continue
-            if dim.ratio:
-                ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
-                names.update((ratio.numerator, ratio.denominator))
-            else:
-                names.add(dim.name)
-        return {matrix.detector_for(n) for n in names if matrix.detector_for(n) is not None}
+    def channel(self, name: str, compensation: str, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
+        """Float64 values of a channel, compensated as asked, for the events ``rows`` (all if None) of ``subset``."""
+        source = self._source(name, compensation)
+        if (source, subset) not in self._cache:
+            wanted = {self._source(*pair): None for pair in self._reads.get(subset, {})}
+            wanted[source] = None
+            self._extract([s for s in wanted if (s, subset) not in self._cache], rows, subset)
+        return self._cache[(source, subset)]
+
+    def _extract(self, sources: list[tuple], rows: np.ndarray | None, subset: str | None) -> None:
+        """Compute ``sources`` for the events ``rows`` in one blocked pass and cache them under ``subset``."""
+        data = self.events.data
+        n = data.shape[0] if rows is None else rows.size
+        out = np.empty((len(sources), n))
+        raw = [(k, s[1]) for k, s in enumerate(sources) if s[0] == "raw"]
+        products = []  # (output rows, detector columns, inverse columns) per matrix
+        for compensation in dict.fromkeys(s[1] for s in sources if s[0] == "comp"):
+            matrix = self._matrix(compensation)
+            assert matrix is not None
+            ks = [k for k, s in enumerate(sources) if s[0] == "comp" and s[1] == compensation]
+            columns = [matrix.detectors.index(sources[k][2]) for k in ks]
+            products.append((ks, matrix.column_indices(self.events.channels),
+                             np.ascontiguousarray(matrix.inverse[:, columns].T)))
+        with threadpool_limits(limits=1, user_api="blas"):  # skinny products: one thread is fastest
+            for start in range(0, n, _BLOCK_EVENTS):
+                stop = min(start + _BLOCK_EVENTS, n)
+                block = data[start:stop] if rows is None else np.take(data, rows[start:stop], axis=0)
+                for k, column in raw:
+                    out[k, start:stop] = block[:, column]
+                for ks, detector_columns, inverse in products:
+                    detectors = np.asarray(block[:, detector_columns], dtype=np.float64)
+                    out[ks, start:stop] = inverse @ detectors.T
+        for k, source in enumerate(sources):
+            self._cache[(source, subset)] = out[k]
 
     def __call__(self, dim: Dimension, rows: np.ndarray | None, subset: str | None) -> np.ndarray:
         """Values of ``dim`` for the events ``rows`` (all if None) of population ``subset``."""
-        return self._cached(("dim", dim, subset), lambda: self._compute(dim, rows))
-
-    def _compute(self, dim: Dimension, rows: np.ndarray | None) -> np.ndarray:
-        def pick(name: str) -> np.ndarray:
-            full = self.compensated(name, dim.compensation)
-            return full if rows is None else full[rows]
-
-        if dim.ratio:
-            ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
-            values = ratio.apply(pick(ratio.numerator), pick(ratio.denominator))
-        else:
-            values = pick(dim.name)
-        if dim.transform is not None:
-            values = self.tree.transforms[dim.transform].apply(values)
-        return values
+        key = ("dim", dim, subset)
+        if key not in self._cache:
+            values = [self.channel(name, dim.compensation, rows, subset) for name in self._channels_of(dim)]
+            if dim.ratio:
+                ratio: Ratio = self.tree.transforms[dim.name]  # type: ignore[assignment]
+                result = ratio.apply(*values)
+            else:
+                result = values[0]
+            if dim.transform is not None:
+                result = self.tree.transforms[dim.transform].apply(result)
+            self._cache[key] = result
+        return self._cache[key]
 
 
 def gate_events(tree: GateTree, events: Events) -> GatingResult:

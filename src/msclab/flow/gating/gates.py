@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from flowutils import gating as fu_gating
+from flowutils import gating_c as fu_gating_c
 
 #: ``compensation`` value for raw (uncompensated) values.
 UNCOMPENSATED = "uncompensated"
@@ -107,8 +107,13 @@ class PolygonGate(Gate):
             raise ValueError("a polygon gate needs 2 dimensions and at least 3 vertices")
 
     def contains(self, values: Sequence[np.ndarray]) -> np.ndarray:
-        points = np.column_stack([values[0], values[1]])
-        out = fu_gating.points_in_polygon(np.asarray(self.vertices, dtype=np.float64), points)
+        points = np.empty((values[0].shape[0], 2))
+        points[:, 0] = values[0]
+        points[:, 1] = values[1]
+        vertices = np.asarray(self.vertices, dtype=np.float64)
+        # flowutils' C winding count (what fu_gating.points_in_polygon wraps); odd = inside
+        winding = fu_gating_c.points_in_polygon(vertices, len(vertices), points, len(points))
+        out = np.bitwise_and(winding, 1).astype(bool)
         return ~out if self.complement else out
 
 

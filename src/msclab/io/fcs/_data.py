@@ -19,6 +19,10 @@ from ._channels import FLOAT32_MAX, Channel
 from ._layout import Layout
 
 
+#: Bytes read per system call; each chunk is checked for NaNs while it is in the CPU cache.
+_CHUNK_BYTES = 1 << 22
+
+
 def read_values(handle: BinaryIO, start: int, n_events: int, layout: Layout) -> np.ndarray:
     """Read ``n_events`` events from ``start`` as an events x channels array (native byte order).
 
@@ -26,22 +30,65 @@ def read_values(handle: BinaryIO, start: int, n_events: int, layout: Layout) -> 
     floats as float32/float64; a file mixing integer and float channels
     (FCS 3.2 ``$PnDATATYPE``) comes back as float64. Stored NaNs of any bit
     pattern come back as the quiet NaN (see :func:`_quiet_nans`).
+
+    A file of one word type is read straight into the returned array (no
+    intermediate buffer); only a non-native byte order is swapped, in place.
+    ``handle`` should be unbuffered (``open(path, "rb", buffering=0)``), so the
+    bytes are copied once, from the page cache to the array.
     """
     n_channels = len(layout.widths)
+    uniform = len(set(layout.widths)) == 1 and len(set(layout.kinds)) == 1
+    if uniform and layout.widths[0] in (1, 2, 4, 8) and layout.permutation is None:
+        stored = np.dtype(f"{layout.order}{layout.kinds[0]}{layout.widths[0]}")
+        values = np.empty((n_events, n_channels), dtype=stored.newbyteorder("="))
+        has_nan = _read_into(handle, start, values, swap=not stored.isnative, check_nan=stored.kind == "f")
+        return _quiet_nans(values) if has_nan else values
     buffer = np.empty(n_events * layout.event_size, dtype=np.uint8)
-    handle.seek(start)
-    if handle.readinto(memoryview(buffer)) != buffer.size:
-        raise EOFError(f"DATA ends before byte {start + buffer.size}")
+    _read_into(handle, start, buffer, swap=False, check_nan=False)
     if layout.permutation is not None:
         width = len(layout.permutation)
         buffer = buffer.reshape(-1, width)[:, list(layout.permutation)].reshape(-1)
-    uniform = len(set(layout.widths)) == 1 and len(set(layout.kinds)) == 1
     if uniform and layout.widths[0] in (1, 2, 4, 8):
         dtype = np.dtype(f"{layout.order}{layout.kinds[0]}{layout.widths[0]}")
         values = buffer.view(dtype).reshape(n_events, n_channels).astype(dtype.newbyteorder("="),
                                                                            copy=not dtype.isnative)
         return _quiet_nans(values) if dtype.kind == "f" else values
     return _read_mixed(buffer.reshape(n_events, layout.event_size), layout)
+
+
+def _read_into(handle: BinaryIO, start: int, out: np.ndarray, *, swap: bool, check_nan: bool) -> bool:
+    """Fill ``out`` with the bytes from ``start``; return whether a float chunk held a NaN (if ``check_nan``).
+
+    Chunk by chunk, while it is in the CPU cache, the bytes of every word are
+    reversed (``swap``: the file's byte order is not this machine's) and the
+    values are checked for NaNs.
+
+    Raises
+    ------
+    EOFError
+        The file ends before ``out`` is full.
+    """
+    flat = out.reshape(-1)
+    raw = memoryview(flat).cast("B")
+    step = max(_CHUNK_BYTES // flat.itemsize, 1)
+    has_nan = False
+    handle.seek(start)
+    for first in range(0, flat.size, step):
+        chunk = flat[first:first + step]
+        view = raw[first * flat.itemsize:(first + chunk.size) * flat.itemsize]
+        filled = 0
+        while filled < view.nbytes:  # a read may return fewer bytes than asked
+            got = handle.readinto(view[filled:])
+            if not got:
+                raise EOFError(f"DATA ends before byte {start + flat.nbytes}")
+            filled += got
+        if swap:
+            chunk.byteswap(inplace=True)
+        if check_nan and not has_nan:
+            # NaN propagates through the maximum, whatever its bit pattern
+            with np.errstate(invalid="ignore", over="ignore"):
+                has_nan = bool(np.isnan(chunk.max()))
+    return has_nan
 
 
 def _quiet_nans(values: np.ndarray) -> np.ndarray:

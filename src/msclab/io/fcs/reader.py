@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -18,6 +17,9 @@ from ._header import HEADER_SIZE, Header, parse_header
 from ._layout import Layout, event_layout, locate_data
 from ._text import merge_supplemental, parse_keywords, whole_number
 from .spillover import spillover_from_metadata
+
+if TYPE_CHECKING:  # anndata takes about a second to import; reading events for gating does not need it
+    import anndata as ad
 
 #: Keywords the experiment validator and ``fcs info`` want without reading DATA.
 IDENTITY_KEYWORDS = ("$FIL", "$SRC", "$WELLID", "$LOCATIONID", "$CARRIERID", "$CARRIERTYPE", "$CYT", "$DATE",
@@ -116,7 +118,7 @@ class FCSFile:
         numpy.ndarray
             Unsigned integers or floats in native byte order, as stored.
         """
-        with open(self.path, "rb") as handle:
+        with open(self.path, "rb", buffering=0) as handle:
             try:
                 values = read_values(handle, self._start, self.n_events, self._layout)
             except EOFError as exc:
@@ -172,6 +174,8 @@ class FCSFile:
 
         See :func:`read_fcs`.
         """
+        import anndata as ad
+
         X = self.read_events(scale=scale)
         obs = pd.DataFrame(index=pd.RangeIndex(X.shape[0]).astype(str))
         adata = ad.AnnData(X=X, obs=obs, var=self.var)
