@@ -30,7 +30,7 @@ METHODS = ("leiden", "som")
 
 def cluster_events(values: np.ndarray, markers: list[str], sample_id: np.ndarray, *, method: str = "leiden",
                    n_neighbors: int = 15, resolution: float = 2.0, grid: int = 10, n_metaclusters: int = 30,
-                   umap_events: int | None = 50_000, seed: int = 0):
+                   umap_events: int | None = 20_000, seed: int = 0):
     """Build the AnnData of pooled events, its clusters and UMAP.
 
     Parameters

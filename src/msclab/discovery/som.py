@@ -64,7 +64,7 @@ class SomResult:
 
 
 def som_metaclusters(x: np.ndarray, *, xdim: int = 10, ydim: int = 10, n_metaclusters: int = 30,
-                     epochs: int = 10, sigma_end: float = 0.5, n_resamples: int = 100,
+                     epochs: int = 10, sigma_end: float = 0.1, n_resamples: int = 100,
                      seed: int = 0) -> SomResult:
     """Train the map on the events, metacluster its nodes and label every event.
 
@@ -108,7 +108,7 @@ def grid_positions(xdim: int, ydim: int) -> np.ndarray:
     return np.stack(np.divmod(np.arange(xdim * ydim), ydim), axis=1).astype(np.float64)
 
 
-def train_som(x: np.ndarray, *, xdim: int = 10, ydim: int = 10, epochs: int = 10, sigma_end: float = 0.5,
+def train_som(x: np.ndarray, *, xdim: int = 10, ydim: int = 10, epochs: int = 10, sigma_end: float = 0.1,
               seed: int = 0) -> np.ndarray:
     """Batch-train a ``xdim x ydim`` self-organising map on the events.
 
@@ -122,8 +122,11 @@ def train_som(x: np.ndarray, *, xdim: int = 10, ydim: int = 10, epochs: int = 10
         Passes over the events; the neighbourhood width falls geometrically
         from ``max(xdim, ydim) / 2`` to ``sigma_end``.
     sigma_end
-        Width of the last epoch (below about 0.5 each node is the mean of its
-        own events: a k-means step).
+        Width of the last epoch. At the default 0.1 a grid neighbour weighs
+        exp(-50): each node is the mean of its own events (a k-means step),
+        so nodes are not pulled between populations. A width of 0.5 (weight
+        0.14) left half of a planted 0.5% population in nodes it shared with
+        its neighbours (benchmarks/bench_discovery.py, docs/performance.md).
     seed
         Seed of the draw of at most :data:`SUBSAMPLE` events the first epochs
         train on (the last :data:`FULL_EPOCHS` use every event) and of the

@@ -103,7 +103,7 @@ class Discovery(_Strict):
     n_neighbors: int = Field(default=15, ge=2, le=200)
     grid: int = Field(default=10, ge=2, le=100)
     n_metaclusters: int = Field(default=30, ge=2, le=1000)
-    umap_events: int = Field(default=50_000, ge=100)
+    umap_events: int = Field(default=20_000, ge=100)
     seed: int | None = Field(default=None, ge=0)
 
 
