@@ -77,9 +77,9 @@ class Discovery(_Strict):
         Events drawn (without replacement, seeded) from each sample's parent
         population; a sample with fewer gives all of its events.
     method
-        Clustering method: ``leiden`` (scanpy neighbours graph + Leiden) or
-        ``som`` (FlowSOM-style self-organising map + consensus
-        metaclustering).
+        Clustering method: ``som`` (FlowSOM-style self-organising map +
+        consensus metaclustering; the default, chosen by measurement in
+        docs/performance.md) or ``leiden`` (scanpy neighbours graph + Leiden).
     resolution
         Leiden resolution (higher: more, smaller clusters).
     n_neighbors
@@ -98,7 +98,7 @@ class Discovery(_Strict):
     markers: list[str] = Field(default_factory=list)
     parent: str | None = None
     events_per_sample: int = Field(default=10000, ge=50)
-    method: Literal["leiden", "som"] = "leiden"
+    method: Literal["leiden", "som"] = "som"
     resolution: float = Field(default=2.0, gt=0, le=50)
     n_neighbors: int = Field(default=15, ge=2, le=200)
     grid: int = Field(default=10, ge=2, le=100)
