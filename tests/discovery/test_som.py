@@ -103,3 +103,16 @@ def test_empty_nodes_do_not_take_a_metacluster():
     assert np.bincount(result.metacluster).tolist() == [3000, 300]
     assert set(result.node_metacluster) == {0, 1}
     np.testing.assert_array_equal(map_to_nodes(x, result.codes), result.node)
+
+
+def test_an_unknown_method_is_refused_before_any_work():
+    from pydantic import ValidationError
+
+    from msclab.discovery.cluster import cluster_events
+    from msclab.experiment.model import Discovery
+
+    assert Discovery().method == "som"
+    with pytest.raises(ValidationError, match="som"):
+        Discovery(method="kmeans")
+    with pytest.raises(ValueError, match="leiden, som"):
+        cluster_events(np.zeros((10, 2)), ["A", "B"], np.zeros(10), method="kmeans")
