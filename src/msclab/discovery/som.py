@@ -5,15 +5,17 @@ written here in numpy:
 
 1. **Self-organising map** (Kohonen, *Biol Cybern* 1982;43:59-69) of
    ``xdim x ydim`` nodes on a rectangular grid, trained with the *batch*
-   algorithm (Kohonen, *Neural Netw* 2013;37:52-65, section 5): each epoch
+   algorithm (Kohonen, *Neural Netw* 2013;37:52-65): each epoch
    assigns every event to its best-matching node and moves each node to the
    mean of the events of the nodes around it, weighted by a Gaussian of their
    grid distance, whose width shrinks from half the grid to ``sigma_end``.
    Each epoch is a few matrix products over chunks of events, so time is
    linear in the events and memory is one chunk's distances, whatever the
-   number of samples. The nodes start on the plane of the events' first two
-   principal components (Kohonen 2013, section 6: linear initialisation),
-   which makes the map deterministic for given events and seed.
+   number of samples. The first epochs, which only order the map, see a
+   seeded draw of at most :data:`SUBSAMPLE` events; the last
+   :data:`FULL_EPOCHS` see every event. The nodes start on the plane of the
+   events' first two principal components (linear initialisation, Kohonen
+   2013), so the map is the same for the same events and seed.
 2. **Consensus metaclustering** (Monti et al., *Mach Learn* 2003;52:91-118, as
    FlowSOM uses it through ConsensusClusterPlus, Wilkerson & Hayes,
    *Bioinformatics* 2010;26:1572-1573): the nodes are resampled (90% without
@@ -21,7 +23,8 @@ written here in numpy:
    clusters by average-linkage hierarchical clustering of the node codes, and
    the fraction of resamples in which two nodes fall together is their
    consensus; the final ``k`` metaclusters cut the average-linkage tree of
-   ``1 - consensus``.
+   ``1 - consensus``. Nodes no event maps to are left out and join the
+   metacluster of their nearest occupied node.
 
 Every event takes its node's metacluster. Events are expected on comparable
 scales (:func:`msclab.discovery.cluster.cluster_events` passes markers scaled
