@@ -50,7 +50,7 @@ def small_study(tmp_path_factory):
 def test_annotated_fractions_follow_the_gates(small_study, panel, populations, tmp_path):
     gated = quantify_panel(small_study, panel)
     # Every parent event is drawn (files of 6,000 events), so clusters and gates see the same events.
-    result = discover_panel(small_study, gated, Discovery(), seed=0, out=tmp_path)
+    result = discover_panel(small_study, gated, Discovery(method="leiden"), seed=0, out=tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == set(OUTPUTS.values())
     assert tuple(pd.read_csv(tmp_path / "abundance.csv").columns) == ABUNDANCE_COLUMNS
     assert tuple(pd.read_csv(tmp_path / "differential.csv").columns) == DIFFERENTIAL_COLUMNS

@@ -129,8 +129,9 @@ def analyze(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw gate and standard-curve plots."),
     allow: list[Path] = typer.Option([], "--allow", help=ALLOW_HELP),
     discovery: bool = typer.Option(False, "--discovery", help=(
-        "Also cluster every flow panel's events (Leiden, UMAP), name the clusters and test their paired "
-        "differential abundance; writes OUT/discovery/PANEL/ (docs/discovery.md).")),
+        "Also cluster every flow panel's events (self-organising map; Leiden with method: leiden; UMAP), "
+        "name the clusters and test their paired differential abundance; writes OUT/discovery/PANEL/ "
+        "(docs/discovery.md).")),
 ) -> None:
     """Run the whole pipeline: gate, quantify, fit curves, estimate effects, compare with the review.
 

@@ -2,7 +2,8 @@
 
 Per panel, the events of a parent population (default: the protocol's
 ``T cells`` gate) are pooled with a fixed number per sample, clustered
-(scanpy kNN graph + Leiden) and embedded (UMAP); clusters are named from
+(a FlowSOM-style self-organising map with consensus metaclustering, or a scanpy
+kNN graph + Leiden) and a seeded draw of them embedded (UMAP); clusters are named from
 marker rules with a confidence and mapped to catalogue effects; and each
 cluster's abundance is compared between the arms of every contrast, paired
 by donor, with a moderated t (docs/discovery.md).

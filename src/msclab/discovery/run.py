@@ -92,8 +92,9 @@ def discover_panel(experiment, panel_result, spec: Discovery | None = None, *, s
     parent = default_parent(protocol, spec)
     pooled = pool_events(experiment, panel_result.panel, protocol, panel_result.resolved, spec, parent=parent,
                          markers=markers, seed=seed)
-    adata = cluster_events(pooled.values, markers, pooled.sample_id, n_neighbors=spec.n_neighbors,
-                           resolution=spec.resolution, seed=seed)
+    adata = cluster_events(pooled.values, markers, pooled.sample_id, method=spec.method, n_neighbors=spec.n_neighbors,
+                           resolution=spec.resolution, grid=spec.grid, n_metaclusters=spec.n_metaclusters,
+                           umap_events=spec.umap_events, seed=seed)
     clusters, skipped_rules = annotate_clusters(pooled.values, markers, adata.obs["cluster"].to_numpy(),
                                                 load_rules(protocol.name))
     names = dict(zip(clusters["cluster"], clusters["annotation"], strict=True))
@@ -104,7 +105,7 @@ def discover_panel(experiment, panel_result, spec: Discovery | None = None, *, s
     obs = experiment.samples.loc[[s for s in samples if s in experiment.samples.index]]
     differential = differential_abundance(abundance, obs, list(experiment.spec.contrasts), names)
     record = {"parent": parent, "markers": markers, "events_per_sample": spec.events_per_sample,
-              "method": spec.method, "resolution": spec.resolution, "n_neighbors": spec.n_neighbors, "seed": seed,
+              **adata.uns["discovery"], "seed": seed,
               "n_events": int(adata.n_obs), "n_clusters": int(len(clusters)), "skipped_samples": pooled.skipped,
               "skipped_rules": skipped_rules}
     adata.uns["discovery"] |= {"panel": panel_result.panel, "parent": parent}

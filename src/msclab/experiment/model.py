@@ -77,22 +77,33 @@ class Discovery(_Strict):
         Events drawn (without replacement, seeded) from each sample's parent
         population; a sample with fewer gives all of its events.
     method
-        Clustering method: ``leiden`` (scanpy neighbours graph + Leiden).
+        Clustering method: ``som`` (FlowSOM-style self-organising map +
+        consensus metaclustering; the default, chosen by measurement in
+        docs/performance.md) or ``leiden`` (scanpy neighbours graph + Leiden).
     resolution
         Leiden resolution (higher: more, smaller clusters).
     n_neighbors
-        Neighbours of the kNN graph.
+        Neighbours of the kNN graph (Leiden and UMAP).
+    grid
+        Side of the square SOM grid (``som``).
+    n_metaclusters
+        Metaclusters of the SOM nodes (``som``).
+    umap_events
+        Events embedded by UMAP at most (a seeded draw beyond that).
     seed
-        Seed of the subsampling, the graph, Leiden and UMAP; empty: the
-        analysis seed.
+        Seed of the subsampling, the graph, Leiden, the SOM and UMAP; empty:
+        the analysis seed.
     """
 
     markers: list[str] = Field(default_factory=list)
     parent: str | None = None
     events_per_sample: int = Field(default=10000, ge=50)
-    method: Literal["leiden"] = "leiden"
+    method: Literal["leiden", "som"] = "som"
     resolution: float = Field(default=2.0, gt=0, le=50)
     n_neighbors: int = Field(default=15, ge=2, le=200)
+    grid: int = Field(default=10, ge=2, le=100)
+    n_metaclusters: int = Field(default=30, ge=2, le=1000)
+    umap_events: int = Field(default=20_000, ge=100)
     seed: int | None = Field(default=None, ge=0)
 
 
