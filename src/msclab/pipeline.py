@@ -20,6 +20,7 @@ from ._files import atomic_path, atomic_write
 from .assay.quantification import AssayResult
 from .compare import Comparison, score
 from .compare.analytes import catalogue_id_for_analyte
+from .compare.discovery import read_discovered
 from .errors import MsclabError
 from .experiment import Experiment, read_experiment
 from .provenance import Provenance
@@ -436,7 +437,8 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
 
     effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
     trends = _dose_trends(readouts, exp)
-    comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed)
+    comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed,
+                       discovered=read_discovered(prov.steps))
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
     result = AnalysisResult(

@@ -49,6 +49,8 @@ class PooledEvents:
         Column names of ``values`` (the panel's marker names).
     sample_id
         The sample of each event.
+    event
+        The row of each event in its sample's file (0-based), to map drawn events back to their source.
     parent
         The parent population the events were drawn from.
     parent_counts
@@ -60,6 +62,7 @@ class PooledEvents:
     values: np.ndarray
     markers: list[str]
     sample_id: np.ndarray
+    event: np.ndarray
     parent: str
     parent_counts: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -171,7 +174,7 @@ def pool_events(experiment, panel_name: str, protocol: Protocol, trees: dict[str
         samples = {str(r["sample_id"]): _read(r, panel.markers, protocol) for r in rows
                    if str(r["sample_id"]) in trees}
         normalised, _, _ = normalise_events(samples, panel.normalisation)
-    blocks, ids, counts = [], [], {}
+    blocks, ids, rows_kept, counts = [], [], [], {}
     for index, row in enumerate(rows):
         sid = str(row["sample_id"])
         if sid not in trees:
@@ -196,10 +199,12 @@ def pool_events(experiment, panel_name: str, protocol: Protocol, trees: dict[str
         block = np.column_stack([events.values(events.channel(m))[rows_in] for m in markers])
         blocks.append(block.astype(np.float32))
         ids.append(np.full(rows_in.size, sid, dtype=object))
+        rows_kept.append(rows_in)
     if not blocks:
         raise MsclabError(f"discovery on panel {panel_name!r}: no sample gave events of {parent!r}",
                           hint="Check the panel's gating (failures.csv, gate plots).")
-    return PooledEvents(values=np.vstack(blocks), markers=markers, sample_id=np.concatenate(ids), parent=parent,
+    return PooledEvents(values=np.vstack(blocks), markers=markers, sample_id=np.concatenate(ids),
+                        event=np.concatenate(rows_kept).astype(np.int64), parent=parent,
                         parent_counts=counts, skipped=skipped)
 
 
