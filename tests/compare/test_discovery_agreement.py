@@ -23,6 +23,7 @@ from msclab.compare.discovery import (
     read_discovered,
 )
 from msclab.discovery.abundance import population_differential
+from msclab.report.html import _beside_discovery
 from msclab.stats import Contrast, estimate_effects
 
 CONTRAST = Contrast(name="MSC 1:10", treatment={"condition": "PBMC+MSC"}, control={"condition": "PBMC"})
@@ -84,6 +85,10 @@ def test_discovery_estimates_sit_beside_the_gated_ones_with_their_agreement(stud
     assert "discovery goes the other way" in th17["reason"] and th17["verdict"] == plain.table.set_index(
         "effect_id").loc["th17_frequency", "verdict"]
     assert "agree in direction with the gates on 2 of 3 readouts" in both.summary
+    # The report's comparison section lists the rows with a discovery estimate, and nothing without discovery.
+    shown = _beside_discovery(both)
+    assert shown.count("<tr>") == 3 and DISAGREE in shown and BOTH_SIGNIFICANT in shown
+    assert _beside_discovery(plain) == ""
     # Entries without a named population (not measured here) carry no discovery estimate.
     assert (rows.loc[rows["verdict"] == "not_measured", "agreement"].fillna("") == "").all()
 
