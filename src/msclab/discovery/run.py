@@ -83,25 +83,26 @@ def discover_panel(experiment, panel_result, spec: Discovery | None = None, *, s
     Raises
     ------
     MsclabError
-        A fixed-gate panel (no protocol), unknown markers or parent, or no events.
-    """
-    from ..errors import MsclabError
+        Unknown markers or parent, or no events.
 
+    Notes
+    -----
+    A panel gated by a GatingML file or FlowJo workspace (``protocol`` None)
+    takes its parent population by name from its gate trees, its scale from
+    msclab's default transforms, and the rules of every protocol table.
+    """
     spec = spec or Discovery()
     panel = experiment.spec.panels[panel_result.panel]
     protocol = panel_result.protocol
-    if protocol is None:
-        raise MsclabError(f"discovery on panel {panel_result.panel!r} needs a msclab protocol",
-                          hint="Panels gated by a GatingML file or FlowJo workspace are not supported yet.")
     seed = spec.seed if spec.seed is not None else seed
     markers = discovery_markers(panel.markers, spec)
-    parent = default_parent(protocol, spec)
+    parent = default_parent(protocol, spec, panel_result.resolved)
     pooled = pool_events(experiment, panel_result.panel, protocol, panel_result.resolved, spec, parent=parent,
                          markers=markers, seed=seed)
     adata = cluster_events(pooled.values, markers, pooled.sample_id, n_neighbors=spec.n_neighbors,
                            resolution=spec.resolution, seed=seed)
     clusters, skipped_rules = annotate_clusters(pooled.values, markers, adata.obs["cluster"].to_numpy(),
-                                                load_rules(protocol.name))
+                                                load_rules(protocol.name if protocol is not None else None))
     names = dict(zip(clusters["cluster"], clusters["annotation"], strict=True))
     adata.obs["annotation"] = pd.Categorical(adata.obs["cluster"].astype(str).map(names))
     adata.obs["event"] = pooled.event
@@ -114,7 +115,8 @@ def discover_panel(experiment, panel_result, spec: Discovery | None = None, *, s
     record = {"parent": parent, "markers": markers, "events_per_sample": spec.events_per_sample,
               "method": spec.method, "resolution": spec.resolution, "n_neighbors": spec.n_neighbors, "seed": seed,
               "n_events": int(adata.n_obs), "n_clusters": int(len(clusters)), "skipped_samples": pooled.skipped,
-              "skipped_rules": skipped_rules}
+              "skipped_rules": skipped_rules,
+              "scale": "protocol transforms" if protocol is not None else "msclab default transforms (gating file)"}
     adata.uns["discovery"] |= {"panel": panel_result.panel, "parent": parent}
     result = DiscoveryResult(panel_result.panel, adata, clusters, abundance, differential, populations, record)
     if out is not None:
@@ -151,7 +153,7 @@ def discovery_hook(experiment, provenance, *, every_panel: bool, seed: int, out:
     provenance
         The analysis' :class:`msclab.provenance.Provenance`.
     every_panel
-        Run on every panel with a protocol, not only those with a section.
+        Run on every flow panel, not only those with a section.
     seed
         The analysis seed (used where a section gives none).
     out
@@ -170,9 +172,6 @@ def discovery_hook(experiment, provenance, *, every_panel: bool, seed: int, out:
     def step(panel_result) -> None:
         name = panel_result.panel
         if name not in panels:
-            return
-        if every_panel and panel_result.protocol is None and experiment.spec.panels[name].discovery is None:
-            records[name] = {"status": "skipped", "reason": "gated by a fixed GatingML/FlowJo file (no protocol)"}
             return
         try:
             result = discover_panel(experiment, panel_result, experiment.spec.panels[name].discovery, seed=seed,
