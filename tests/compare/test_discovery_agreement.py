@@ -20,6 +20,7 @@ from msclab.compare.discovery import (
     DISCOVERY_COLUMNS,
     SAME_DIRECTION,
     agreement,
+    beside_discovery,
     read_discovered,
 )
 from msclab.discovery.abundance import population_differential
@@ -103,3 +104,21 @@ def test_read_discovered_keeps_named_populations_of_finished_panels(tmp_path, st
     assert set(found["panel"]) == {"treg"}
     assert set(found["annotation"]) == {"Treg", "Th1", "Th17"}  # CD4 T and CD8 T have no catalogue id
     assert read_discovered({}).empty
+
+
+def test_a_readout_takes_the_estimate_of_its_own_panel():
+    table = pd.DataFrame({"effect_id": ["treg_frequency"] * 2, "contrast": ["c"] * 2, "observed": [0.5, 0.5],
+                          "q_value": [0.01, 0.01], "scale": ["log2_fc"] * 2, "reason": ["r"] * 2, "flags": [""] * 2,
+                          "readout": ["flow:treg_b:/T cells/CD4/Treg:pct_parent", "flow:other:/Treg:pct_parent"]})
+    discovered = pd.DataFrame({"panel": ["treg_a", "treg_b"], "contrast": ["c", "c"], "annotation": ["Treg"] * 2,
+                               "catalogue_id": ["treg_frequency"] * 2, "log2_ratio": [-0.4, 0.6],
+                               "ci_low": [-0.6, 0.3], "ci_high": [-0.2, 0.9], "q_value": [0.01, 0.01],
+                               "n_donors": [6, 6]})
+    out = beside_discovery(table, discovered)
+    # Its own panel where discovery ran on it; else the first panel by name.
+    assert out["discovery_panel"].tolist() == ["treg_b", "treg_a"]
+    assert out["agreement"].tolist() == [BOTH_SIGNIFICANT, DISAGREE]
+    assert out["flags"].tolist() == ["", DISAGREE_FLAG]
+    # A % suppression is positive when the readout falls: it agrees with a falling cluster.
+    suppression = table.iloc[[1]].assign(scale="pct_suppression")
+    assert beside_discovery(suppression, discovered)["agreement"].tolist() == [BOTH_SIGNIFICANT]

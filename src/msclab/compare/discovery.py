@@ -85,10 +85,10 @@ def agreement(gated: float, gated_q: float, found: float, found_q: float, *, alp
 
 
 def _pick(candidates: pd.DataFrame, readout: str) -> pd.Series | None:
-    """The discovery row for a readout: the panel its name starts with, else the first panel."""
+    """The discovery row for a readout: its own panel's (``flow:<panel>:...``), else the first panel's."""
     if candidates.empty:
         return None
-    own = candidates[[readout.startswith(f"{p}") for p in candidates["panel"].astype(str)]]
+    own = candidates[[readout.startswith(f"flow:{p}:") for p in candidates["panel"].astype(str)]]
     return (own if len(own) else candidates.sort_values("panel")).iloc[0]
 
 
