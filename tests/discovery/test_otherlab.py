@@ -36,10 +36,11 @@ NAMED = {"Treg": ("Treg", "treg_frequency"), "Th1": ("Th", "th1_frequency"), "Th
 
 @pytest.fixture(scope="module")
 def otherlab_run(tmp_path_factory):
-    """A 4-donor study of the other lab (Treg and Th panels): its truth and its analysis with discovery on every panel."""
+    """A 4-donor study of the other lab (Treg and Th panels, 20,000 events per file): its truth and its analysis with discovery on every panel."""
     root = tmp_path_factory.mktemp("otherlab_discovery")
-    truth = otherlab.write_study(root / "study", otherlab.OtherLabDesign(donors=4, events=10000, seed=7,
-                                                                         panels=("Treg", "Th")))
+    # The generator's 20,000 events per file: at 10,000 the gated Th17 (about 0.6% of T cells) is itself too
+    # noisy a reference (gates vs truth r 0.934, named clusters vs truth 1.000; measured, seed 7).
+    truth = otherlab.write_study(root / "study", otherlab.OtherLabDesign(donors=4, seed=7, panels=("Treg", "Th")))
     return truth, analyze(root / "study" / "experiment.yaml", root / "out",
                           Settings(discovery=True, plots=False, n_boot=100))
 
