@@ -20,6 +20,7 @@ from ._files import atomic_path, atomic_write
 from .assay.quantification import AssayResult
 from .compare import Comparison, score
 from .compare.analytes import catalogue_id_for_analyte
+from .compare.discovery import read_discovered
 from .errors import MsclabError
 from .experiment import Experiment, read_experiment
 from .provenance import Provenance
@@ -264,13 +265,36 @@ def run_discovery(exp: Experiment, prov: Provenance, trees: dict[str, dict], set
     step = discovery_hook(exp, prov, every_panel=settings.discovery, seed=settings.seed, out=out)
     if step is None:
         return
-    for panel, panel_trees in trees.items():
+    # Panels gated by a GatingML/FlowJo file write no resolved trees: the file gives every sample's tree.
+    fixed = {name: _strategy_trees(exp, name) for name, spec in exp.spec.panels.items()
+             if is_strategy_file(spec.protocol) and name not in trees and (settings.discovery or spec.discovery)}
+    for panel, panel_trees in {**trees, **fixed}.items():
         spec = exp.spec.panels.get(panel)
         if spec is None:
             continue
         protocol = None if is_strategy_file(spec.protocol) else load_protocol(spec.protocol or panel, base=exp.root)
         empty = pd.DataFrame()
         step(PanelResult(panel, protocol, empty, empty, empty, {}, panel_trees))
+
+
+def _strategy_trees(exp: Experiment, panel: str) -> dict:
+    """Sample id -> the gate tree a panel's GatingML/FlowJo file gives it (samples it has none for are left out).
+
+    Discovery records the samples left out as not gated; an unreadable file leaves every sample out.
+    """
+    from .flow.gating.strategy import read_strategy
+
+    try:
+        strategy = read_strategy(exp.root / exp.spec.panels[panel].protocol)
+    except MsclabError:
+        return {}
+    out = {}
+    for row in exp.files(panel).itertuples():
+        try:
+            out[str(row.sample_id)] = strategy.tree_for(Path(row.file).name)
+        except MsclabError:
+            continue
+    return out
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -458,7 +482,8 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
 
     effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
     trends = _dose_trends(readouts, exp)
-    comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed)
+    comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed,
+                       discovered=read_discovered(prov.steps))
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
     result = AnalysisResult(

@@ -6,7 +6,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from msclab.discovery.abundance import abundance_table, differential_abundance
+from msclab.discovery.abundance import abundance_table, differential_abundance, population_differential
 from msclab.experiment.contrasts import Contrast
 from msclab.report.discovery import discovery_sections
 
@@ -34,8 +34,11 @@ def test_section_has_umap_heatmap_forest_and_failures(tmp_path):
     differential = differential_abundance(abundance_table(ids, cluster), samples, [contrast],
                                           dict(zip(clusters["cluster"], clusters["annotation"], strict=True)))
     differential.to_csv(tmp_path / "differential.csv", index=False)
+    population_differential(abundance_table(ids, cluster), clusters.assign(catalogue_id=["", "", "treg_frequency"]),
+                            samples, [contrast]).to_csv(tmp_path / "populations.csv", index=False)
     outputs = {k: str(tmp_path / f) for k, f in (("events", "events.h5ad"), ("clusters", "clusters.csv"),
-                                                 ("differential", "differential.csv"))}
+                                                 ("differential", "differential.csv"),
+                                                 ("populations", "populations.csv"))}
     steps = {"discovery": {"treg": {"status": "ok", "parent": "T cells", "n_events": ids.size, "n_clusters": 3,
                                     "markers": ["CD4", "CD8"], "outputs": outputs},
                            "th_ics": {"status": "failed", "reason": "no events"}}}
@@ -45,3 +48,5 @@ def test_section_has_umap_heatmap_forest_and_failures(tmp_path):
     assert all(png[:4] == b"\x89PNG" for png in ok["figures"].values())
     assert len(ok["differential"]) == 3 and ok["differential"]["n_donors"].eq(3).all()
     assert failed["status"] == "failed" and failed["figures"] == {}
+    assert ok["populations"].set_index("annotation").loc["Treg", "catalogue_id"] == "treg_frequency"
+    assert failed["populations"] is None

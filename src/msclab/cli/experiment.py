@@ -130,8 +130,8 @@ def analyze(
     allow: list[Path] = typer.Option([], "--allow", help=ALLOW_HELP),
     discovery: bool = typer.Option(False, "--discovery", help=(
         "Also cluster every flow panel's events (self-organising map; Leiden with method: leiden; UMAP), "
-        "name the clusters and test their paired differential abundance; writes OUT/discovery/PANEL/ "
-        "(docs/discovery.md).")),
+        "name the clusters and test their paired differential abundance; writes OUT/discovery/PANEL/ and sets "
+        "the named populations' estimates beside the gated ones in comparison.csv (docs/discovery.md).")),
 ) -> None:
     """Run the whole pipeline: gate, quantify, fit curves, estimate effects, compare with the review.
 

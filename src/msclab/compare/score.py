@@ -30,6 +30,7 @@ from scipy import stats
 from ..catalogue import load_catalogue
 from ..catalogue.model import Catalogue
 from ..errors import MsclabError
+from .discovery import DISAGREE, beside_discovery
 from .expectations import check_context, cite, expectation
 from .modifiers import Modifiers, active_modifiers, applied_modifiers
 from .verdicts import (
@@ -216,8 +217,8 @@ def _bootstrap(table: pd.DataFrame, rule: Rule, n_boot: int, seed: int, confiden
     return float(low), float(high)
 
 
-def _names(table: pd.DataFrame, verdict: str, several: bool) -> list[str]:
-    sub = table[table["verdict"] == verdict]
+def _names(table: pd.DataFrame, verdict: str, several: bool, column: str = "verdict") -> list[str]:
+    sub = table[table[column] == verdict]
     names = [f"{r.label} ({r.contrast})" if several else r.label for r in sub.itertuples()]
     return list(dict.fromkeys(names))
 
@@ -247,6 +248,17 @@ def _summary(table: pd.DataFrame, value: float, ci: tuple[float, float]) -> str:
     return "; ".join(parts)
 
 
+def _discovery_summary(table: pd.DataFrame) -> str:
+    """``; discovery ...``: how many discovery estimates agree with the gated ones, which disagree."""
+    rows = table[table["agreement"].fillna("").astype(str) != ""]
+    if rows.empty:
+        return ""
+    same = int((rows["agreement"] != DISAGREE).sum())
+    text = f"; discovery clusters agree in direction with the gates on {same} of {len(rows)} readouts"
+    disagree = _names(rows, DISAGREE, rows["contrast"].nunique() > 1, column="agreement")
+    return text + (f" ({_join(disagree)} disagree, flagged)" if disagree else "")
+
+
 def score(
     effects: pd.DataFrame,
     catalogue: Catalogue | None = None,
@@ -258,6 +270,7 @@ def score(
     n_boot: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    discovered: pd.DataFrame | None = None,
 ) -> Comparison:
     """Compare measured effects with the catalogue.
 
@@ -280,6 +293,12 @@ def score(
         Verdict rule, ``"estimate"`` (default) or ``"ci"``.
     n_boot, seed, confidence
         Bootstrap of the score over donors.
+    discovered
+        Discovery's named-population estimates
+        (:func:`msclab.compare.discovery.read_discovered`); when not empty, the
+        table gains the discovery estimate beside the gated one and their
+        ``agreement`` (:func:`msclab.compare.discovery.beside_discovery`);
+        the verdicts and the score use the gated estimates only.
 
     Returns
     -------
@@ -297,9 +316,13 @@ def score(
     mask = table["scored"].to_numpy(bool) if len(table) else np.array([], bool)
     value = _weighted_score(codes[mask], table["weight"].to_numpy(float)[mask]) if mask.any() else np.nan
     ci = _bootstrap(table, rule, n_boot, seed, confidence) if len(table) else (np.nan, np.nan)
+    if discovered is not None and len(discovered) and len(table):
+        table = beside_discovery(table, discovered)
     unmeasured = pd.DataFrame(_unmeasured(catalogue, context, set(table["effect_id"]) if len(table) else set()))
     full = pd.concat([table, unmeasured], ignore_index=True) if len(unmeasured) else table
     summary = _summary(full, value, ci) if len(full) else "no readout maps to the catalogue"
+    if "agreement" in full.columns:
+        summary += _discovery_summary(full)
     full = full.drop(columns=[c for c in ("_sign", "_donors") if c in full.columns])
     order = list(COMPARISON_COLUMNS) + [c for c in full.columns if c not in COMPARISON_COLUMNS]
     return Comparison(table=full.reindex(columns=order), score=value, ci=ci, summary=summary)

@@ -33,6 +33,8 @@ PSEUDOCOUNT = 0.5
 ABUNDANCE_COLUMNS = ("sample_id", "cluster", "count", "fraction")
 DIFFERENTIAL_COLUMNS = ("contrast", "cluster", "annotation", "log2_ratio", "ci_low", "ci_high", "p_value",
                         "q_value", "n_donors", "df", "s2_prior", "d0")
+POPULATION_COLUMNS = ("contrast", "annotation", "catalogue_id", "n_clusters", "log2_ratio", "ci_low", "ci_high",
+                      "p_value", "q_value", "n_donors", "df", "s2_prior", "d0")
 
 
 def abundance_table(sample_id: np.ndarray, cluster: np.ndarray, samples: list[str] | None = None) -> pd.DataFrame:
@@ -81,7 +83,8 @@ def donor_pairs(obs: pd.DataFrame, contrast: Contrast) -> list[tuple[str, list[s
 
 
 def differential_abundance(abundance: pd.DataFrame, obs: pd.DataFrame, contrasts: list[Contrast],
-                           annotation: dict[str, str], *, confidence: float = 0.95) -> pd.DataFrame:
+                           annotation: dict[str, str], *, confidence: float = 0.95,
+                           moderate: bool = True) -> pd.DataFrame:
     """Paired differential abundance of every cluster for every contrast.
 
     Parameters
@@ -96,6 +99,9 @@ def differential_abundance(abundance: pd.DataFrame, obs: pd.DataFrame, contrasts
         Cluster -> its name (:func:`msclab.discovery.annotate.annotate_clusters`).
     confidence
         Level of the intervals.
+    moderate
+        Moderate the variances by empirical Bayes (default); false gives the
+        plain paired t on each cluster's own variance (``d0 = 0``).
 
     Returns
     -------
@@ -113,7 +119,7 @@ def differential_abundance(abundance: pd.DataFrame, obs: pd.DataFrame, contrasts
         ratios = np.array([_log2_fraction(counts.loc[t].sum()) - _log2_fraction(counts.loc[c].sum())
                            for _, t, c in pairs]).reshape(len(pairs), len(clusters))
         mean_count = counts.mean(axis=0).to_numpy(float)
-        parts.append(_moderated(ratios, mean_count, confidence).assign(
+        parts.append(_moderated(ratios, mean_count, confidence, moderate).assign(
             contrast=contrast.name, cluster=clusters, annotation=[annotation.get(c, "") for c in clusters],
             n_donors=len(pairs)))
     if not parts:
@@ -121,13 +127,58 @@ def differential_abundance(abundance: pd.DataFrame, obs: pd.DataFrame, contrasts
     return pd.concat(parts, ignore_index=True)[list(DIFFERENTIAL_COLUMNS)]
 
 
+def population_differential(abundance: pd.DataFrame, clusters: pd.DataFrame, obs: pd.DataFrame,
+                            contrasts: list[Contrast], *, confidence: float = 0.95) -> pd.DataFrame:
+    """Paired differential abundance of every named population (its clusters' events summed).
+
+    Several clusters may carry one name (a population split by the
+    clustering); the population's count in a sample is the sum of its
+    clusters' counts, and the paired log2 ratio of :func:`differential_abundance`
+    is taken on those population counts. The test is the plain paired t on
+    each population's own donor-to-donor variance, not moderated: a panel
+    names a handful of populations, too few to estimate a variance prior
+    (Smyth 2004's moment estimates need many features; with a few, ``d0``
+    comes out infinite and the intervals too narrow). This is the discovery
+    estimate set beside a gated readout mapped to the same catalogue effect
+    (:mod:`msclab.compare.discovery`), whose paired t it then matches.
+
+    Parameters
+    ----------
+    abundance
+        :func:`abundance_table` output.
+    clusters
+        :func:`msclab.discovery.annotate.annotate_clusters` table (``cluster, annotation, catalogue_id``).
+    obs, contrasts, confidence
+        As for :func:`differential_abundance`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`POPULATION_COLUMNS`, one row per contrast and population name.
+    """
+    names = clusters.assign(cluster=clusters["cluster"].astype(str)).set_index("cluster")
+    named = abundance.assign(annotation=abundance["cluster"].astype(str).map(names["annotation"]))
+    pooled = (named.groupby(["sample_id", "annotation"], sort=False)["count"].sum().rename("count").reset_index()
+              .rename(columns={"annotation": "cluster"}))
+    pooled["fraction"] = pooled["count"] / pooled.groupby("sample_id")["count"].transform("sum")
+    populations = sorted(pooled["cluster"].unique())
+    table = differential_abundance(pooled, obs, contrasts, {p: p for p in populations}, confidence=confidence,
+                                   moderate=False)
+    catalogue = names.groupby("annotation")["catalogue_id"].first().fillna("")
+    sizes = names.groupby("annotation").size()
+    table = table.drop(columns="cluster").assign(catalogue_id=table["annotation"].map(catalogue).fillna(""),
+                                                 n_clusters=table["annotation"].map(sizes).astype(int))
+    return table[list(POPULATION_COLUMNS)]
+
+
 def _log2_fraction(counts: pd.Series) -> np.ndarray:
     values = counts.to_numpy(float)
     return np.log2((values + PSEUDOCOUNT) / (values.sum() + 2 * PSEUDOCOUNT))
 
 
-def _moderated(ratios: np.ndarray, mean_count: np.ndarray, confidence: float) -> pd.DataFrame:
-    """Moderated paired t per cluster (columns of ``ratios``: donors x clusters)."""
+def _moderated(ratios: np.ndarray, mean_count: np.ndarray, confidence: float, moderate: bool = True
+               ) -> pd.DataFrame:
+    """Moderated (or, with ``moderate`` false, plain) paired t per cluster (columns of ``ratios``: donors x clusters)."""
     n, k = ratios.shape
     nan = np.full(k, np.nan)
     if n < 2:
@@ -136,8 +187,10 @@ def _moderated(ratios: np.ndarray, mean_count: np.ndarray, confidence: float) ->
     mean = ratios.mean(axis=0)
     s2 = ratios.var(axis=0, ddof=1)
     d = n - 1
-    s2_prior, d0 = fit_prior(s2, d, np.log(mean_count + PSEUDOCOUNT))
-    if np.isinf(d0):
+    s2_prior, d0 = fit_prior(s2, d, np.log(mean_count + PSEUDOCOUNT)) if moderate else (nan, 0.0)
+    if d0 == 0:
+        post, df = s2, np.full(k, float(d))
+    elif np.isinf(d0):
         post, df = s2_prior, np.full(k, np.inf)
     else:
         post, df = (d0 * s2_prior + d * s2) / (d0 + d), np.full(k, d + d0)

@@ -77,13 +77,19 @@ class MarkerCuts:
         raise ValueError(f"unknown marker level {level!r} (use +, -, hi or lo)")
 
 
-def load_rules(protocol: str) -> list[Rule]:
-    """The rules of a protocol: the lineage rules of every protocol, then the protocol's own."""
+def load_rules(protocol: str | None) -> list[Rule]:
+    """The rules of a protocol: the lineage rules of every protocol, then the protocol's own.
+
+    ``None`` (a panel gated by a GatingML file or FlowJo workspace, no protocol
+    to choose a table by) gives every table; rules naming a marker the
+    clustering lacks are skipped when clusters are annotated.
+    """
     text = resources.files("msclab.discovery").joinpath("rules.yaml").read_text(encoding="utf-8")
     tables = yaml.safe_load(text)
+    keys = list(tables) if protocol is None else ["all", protocol]
     return [Rule(name=r["name"], markers={str(k): str(v) for k, v in r["markers"].items()},
                  reference=r["reference"], catalogue_id=r.get("catalogue_id", ""))
-            for key in ("all", protocol) if key in tables for r in tables[key]]
+            for key in keys if key in tables for r in tables[key]]
 
 
 def marker_cuts(values: np.ndarray, markers: list[str]) -> MarkerCuts:

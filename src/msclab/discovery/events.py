@@ -24,7 +24,7 @@ from ..flow.channels import normalise_marker
 from ..flow.gating.engine import Events, gate_events
 from ..flow.gating.tree import GateTree
 from ..flow.protocols.sample import SampleEvents
-from ..flow.protocols.schema import Protocol
+from ..flow.protocols.schema import Protocol, Transforms
 from ..io import open_fcs
 
 #: Parent populations tried in order when the discovery section names none.
@@ -49,6 +49,8 @@ class PooledEvents:
         Column names of ``values`` (the panel's marker names).
     sample_id
         The sample of each event.
+    event
+        The row of each event in its sample's file (0-based), to map drawn events back to their source.
     parent
         The parent population the events were drawn from.
     parent_counts
@@ -60,6 +62,7 @@ class PooledEvents:
     values: np.ndarray
     markers: list[str]
     sample_id: np.ndarray
+    event: np.ndarray
     parent: str
     parent_counts: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -104,18 +107,26 @@ def discovery_markers(panel_markers: dict[str, str], spec: Discovery) -> list[st
     return markers
 
 
-def default_parent(protocol: Protocol | None, spec: Discovery) -> str:
-    """The parent population: the spec's, else the first of :data:`DEFAULT_PARENTS` the protocol gates, else root.
+def default_parent(protocol: Protocol | None, spec: Discovery, trees: dict[str, GateTree] | None = None) -> str:
+    """The parent population: the spec's, else the first of :data:`DEFAULT_PARENTS` the panel gates, else root.
+
+    The panel's populations are the protocol's gates or, for a panel gated by
+    a GatingML file or FlowJo workspace (no protocol), the population names of
+    its gate trees.
 
     Raises
     ------
     MsclabError
-        When the spec names a population the protocol does not gate.
+        When the spec names a population the panel does not gate.
     """
-    names = set() if protocol is None else {n for g in protocol.gates for n in _names(g)}
+    if protocol is not None:
+        names = {n for g in protocol.gates for n in _names(g)}
+    else:
+        names = {pop.name for tree in (trees or {}).values() for pop in tree.populations.values()}
     if spec.parent:
         if spec.parent not in names:
-            raise MsclabError(f"discovery parent {spec.parent!r} is not a population of the panel's protocol",
+            source = "protocol" if protocol is not None else "gating file"
+            raise MsclabError(f"discovery parent {spec.parent!r} is not a population of the panel's {source}",
                               hint=f"Use one of: {', '.join(sorted(names))}.")
         return spec.parent
     return next((p for p in DEFAULT_PARENTS if p in names), "root")
@@ -130,7 +141,7 @@ def _parent_id(tree: GateTree, parent: str) -> str | None:
     return next((pid for pid, pop in tree.populations.items() if pop.name == parent), None)
 
 
-def pool_events(experiment, panel_name: str, protocol: Protocol, trees: dict[str, GateTree], spec: Discovery,
+def pool_events(experiment, panel_name: str, protocol: Protocol | None, trees: dict[str, GateTree], spec: Discovery,
                 *, parent: str, markers: list[str], seed: int) -> PooledEvents:
     """Read, gate and subsample every gated sample of a panel.
 
@@ -141,7 +152,9 @@ def pool_events(experiment, panel_name: str, protocol: Protocol, trees: dict[str
     panel_name
         The panel.
     protocol
-        The panel's protocol (its transforms give the scale).
+        The panel's protocol (its transforms give the scale); None for a panel
+        gated by a GatingML file or FlowJo workspace, whose events are put on
+        msclab's default scale (:class:`msclab.flow.protocols.schema.Transforms`).
     trees
         Sample id -> resolved gate tree (``PanelResult.resolved``); samples
         without a tree (failed gating) are skipped with that reason.
@@ -171,7 +184,7 @@ def pool_events(experiment, panel_name: str, protocol: Protocol, trees: dict[str
         samples = {str(r["sample_id"]): _read(r, panel.markers, protocol) for r in rows
                    if str(r["sample_id"]) in trees}
         normalised, _, _ = normalise_events(samples, panel.normalisation)
-    blocks, ids, counts = [], [], {}
+    blocks, ids, rows_kept, counts = [], [], [], {}
     for index, row in enumerate(rows):
         sid = str(row["sample_id"])
         if sid not in trees:
@@ -196,16 +209,18 @@ def pool_events(experiment, panel_name: str, protocol: Protocol, trees: dict[str
         block = np.column_stack([events.values(events.channel(m))[rows_in] for m in markers])
         blocks.append(block.astype(np.float32))
         ids.append(np.full(rows_in.size, sid, dtype=object))
+        rows_kept.append(rows_in)
     if not blocks:
         raise MsclabError(f"discovery on panel {panel_name!r}: no sample gave events of {parent!r}",
                           hint="Check the panel's gating (failures.csv, gate plots).")
-    return PooledEvents(values=np.vstack(blocks), markers=markers, sample_id=np.concatenate(ids), parent=parent,
+    return PooledEvents(values=np.vstack(blocks), markers=markers, sample_id=np.concatenate(ids),
+                        event=np.concatenate(rows_kept).astype(np.int64), parent=parent,
                         parent_counts=counts, skipped=skipped)
 
 
-def _read(row: dict, markers: dict[str, str], protocol: Protocol) -> SampleEvents:
+def _read(row: dict, markers: dict[str, str], protocol: Protocol | None) -> SampleEvents:
     return SampleEvents.from_fcs(open_fcs(row["file"]), str(row["sample_id"]), markers, info=row,
-                                 scale=protocol.transforms)
+                                 scale=protocol.transforms if protocol is not None else Transforms())
 
 
 def _is_gating_control(row: dict) -> bool:

@@ -10,14 +10,14 @@ import pandas as pd
 
 from .._files import atomic_path, atomic_write
 from ..experiment.model import Discovery
-from .abundance import abundance_table, differential_abundance
+from .abundance import abundance_table, differential_abundance, population_differential
 from .annotate import annotate_clusters, load_rules
 from .cluster import cluster_events
 from .events import default_parent, discovery_markers, pool_events
 
 #: Files written per panel, by key.
 OUTPUTS = {"events": "events.h5ad", "clusters": "clusters.csv", "abundance": "abundance.csv",
-           "differential": "differential.csv"}
+           "differential": "differential.csv", "populations": "populations.csv"}
 
 
 @dataclass
@@ -29,7 +29,8 @@ class DiscoveryResult:
     panel
         The panel.
     events
-        The pooled events (``obs`` ``sample_id, cluster, annotation``; ``obsm['X_umap']``).
+        The pooled events (``obs`` ``sample_id, event, cluster, annotation``, ``event`` the row of the
+        event in its sample's file; ``obsm['X_umap']``).
     clusters
         One row per cluster: ``cluster, n_events, annotation, annotation_confidence,
         catalogue_id, rule, reference, median:<marker>``.
@@ -38,6 +39,10 @@ class DiscoveryResult:
     differential
         ``contrast, cluster, annotation, log2_ratio, ci_low, ci_high, p_value, q_value, n_donors``
         (and the moderation's ``df, s2_prior, d0``).
+    populations
+        The same test per named population (its clusters summed): ``contrast, annotation,
+        catalogue_id, n_clusters, log2_ratio, ci_low, ci_high, p_value, q_value, n_donors, ...``;
+        the discovery estimate the comparison sets beside the gated one.
     record
         What was done (parent, markers, parameters, skipped samples and rules), for provenance.
     paths
@@ -49,6 +54,7 @@ class DiscoveryResult:
     clusters: pd.DataFrame
     abundance: pd.DataFrame
     differential: pd.DataFrame
+    populations: pd.DataFrame
     record: dict = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
 
@@ -68,7 +74,7 @@ def discover_panel(experiment, panel_result, spec: Discovery | None = None, *, s
     seed
         Seed used when ``spec.seed`` is empty.
     out
-        If given, the folder the four files are written to (atomically).
+        If given, the folder the files of :data:`OUTPUTS` are written to (atomically).
 
     Returns
     -------
@@ -77,51 +83,55 @@ def discover_panel(experiment, panel_result, spec: Discovery | None = None, *, s
     Raises
     ------
     MsclabError
-        A fixed-gate panel (no protocol), unknown markers or parent, or no events.
-    """
-    from ..errors import MsclabError
+        Unknown markers or parent, or no events.
 
+    Notes
+    -----
+    A panel gated by a GatingML file or FlowJo workspace (``protocol`` None)
+    takes its parent population by name from its gate trees, its scale from
+    msclab's default transforms, and the rules of every protocol table.
+    """
     spec = spec or Discovery()
     panel = experiment.spec.panels[panel_result.panel]
     protocol = panel_result.protocol
-    if protocol is None:
-        raise MsclabError(f"discovery on panel {panel_result.panel!r} needs a msclab protocol",
-                          hint="Panels gated by a GatingML file or FlowJo workspace are not supported yet.")
     seed = spec.seed if spec.seed is not None else seed
     markers = discovery_markers(panel.markers, spec)
-    parent = default_parent(protocol, spec)
+    parent = default_parent(protocol, spec, panel_result.resolved)
     pooled = pool_events(experiment, panel_result.panel, protocol, panel_result.resolved, spec, parent=parent,
                          markers=markers, seed=seed)
     adata = cluster_events(pooled.values, markers, pooled.sample_id, method=spec.method, n_neighbors=spec.n_neighbors,
                            resolution=spec.resolution, grid=spec.grid, n_metaclusters=spec.n_metaclusters,
                            umap_events=spec.umap_events, seed=seed)
     clusters, skipped_rules = annotate_clusters(pooled.values, markers, adata.obs["cluster"].to_numpy(),
-                                                load_rules(protocol.name))
+                                                load_rules(protocol.name if protocol is not None else None))
     names = dict(zip(clusters["cluster"], clusters["annotation"], strict=True))
     adata.obs["annotation"] = pd.Categorical(adata.obs["cluster"].astype(str).map(names))
+    adata.obs["event"] = pooled.event
     samples = [s for s in dict.fromkeys(experiment.files(panel_result.panel)["sample_id"].astype(str))
                if s in pooled.parent_counts and s not in pooled.skipped]
     abundance = abundance_table(pooled.sample_id, adata.obs["cluster"].to_numpy(), samples)
     obs = experiment.samples.loc[[s for s in samples if s in experiment.samples.index]]
     differential = differential_abundance(abundance, obs, list(experiment.spec.contrasts), names)
+    populations = population_differential(abundance, clusters, obs, list(experiment.spec.contrasts))
     record = {"parent": parent, "markers": markers, "events_per_sample": spec.events_per_sample,
               **adata.uns["discovery"], "seed": seed,
               "n_events": int(adata.n_obs), "n_clusters": int(len(clusters)), "skipped_samples": pooled.skipped,
-              "skipped_rules": skipped_rules}
+              "skipped_rules": skipped_rules,
+              "scale": "protocol transforms" if protocol is not None else "msclab default transforms (gating file)"}
     adata.uns["discovery"] |= {"panel": panel_result.panel, "parent": parent}
-    result = DiscoveryResult(panel_result.panel, adata, clusters, abundance, differential, record)
+    result = DiscoveryResult(panel_result.panel, adata, clusters, abundance, differential, populations, record)
     if out is not None:
         result.paths = write_discovery(result, Path(out))
     return result
 
 
 def write_discovery(result: DiscoveryResult, folder: Path) -> dict[str, Path]:
-    """Write ``events.h5ad``, ``clusters.csv``, ``abundance.csv`` and ``differential.csv`` atomically."""
+    """Write the files of :data:`OUTPUTS` (``events.h5ad`` and the tables) atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {key: folder / name for key, name in OUTPUTS.items()}
     with atomic_path(paths["events"]) as tmp:
         result.events.write_h5ad(tmp)
-    for key in ("clusters", "abundance", "differential"):
+    for key in ("clusters", "abundance", "differential", "populations"):
         with atomic_write(paths[key], newline="") as handle:
             getattr(result, key).to_csv(handle, index=False)
     return paths
@@ -144,7 +154,7 @@ def discovery_hook(experiment, provenance, *, every_panel: bool, seed: int, out:
     provenance
         The analysis' :class:`msclab.provenance.Provenance`.
     every_panel
-        Run on every panel with a protocol, not only those with a section.
+        Run on every flow panel, not only those with a section.
     seed
         The analysis seed (used where a section gives none).
     out
@@ -163,9 +173,6 @@ def discovery_hook(experiment, provenance, *, every_panel: bool, seed: int, out:
     def step(panel_result) -> None:
         name = panel_result.panel
         if name not in panels:
-            return
-        if every_panel and panel_result.protocol is None and experiment.spec.panels[name].discovery is None:
-            records[name] = {"status": "skipped", "reason": "gated by a fixed GatingML/FlowJo file (no protocol)"}
             return
         try:
             result = discover_panel(experiment, panel_result, experiment.spec.panels[name].discovery, seed=seed,

@@ -29,13 +29,15 @@ def discovery_sections(steps: dict, samples: pd.DataFrame) -> list[dict]:
     out = []
     for panel, record in steps.get("discovery", {}).items():
         entry = {"panel": panel, "status": record.get("status", ""), "reason": record.get("reason", ""),
-                 "figures": {}, "clusters": None, "differential": None}
+                 "figures": {}, "clusters": None, "differential": None, "populations": None}
         outputs = record.get("outputs", {})
         if record.get("status") == "ok" and outputs:
             clusters = pd.read_csv(outputs["clusters"], dtype={"cluster": str})
             differential = pd.read_csv(outputs["differential"], dtype={"cluster": str})
             entry["clusters"] = clusters
             entry["differential"] = differential
+            if outputs.get("populations"):
+                entry["populations"] = pd.read_csv(outputs["populations"], keep_default_na=False, na_values=[""])
             entry["record"] = {k: record[k] for k in ("parent", "markers", "n_events", "n_clusters", "resolution")
                                if k in record}
             entry["figures"] = {"umap": _umap_png(Path(outputs["events"]), samples),

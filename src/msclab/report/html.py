@@ -168,8 +168,22 @@ def _discovery(result: ReportData) -> list[dict[str, Any]]:
             found = entry["differential"][entry["differential"]["q_value"] < 0.05]
             entry["differential"] = _table(found, ["contrast", "cluster", "annotation", "log2_ratio", "ci_low",
                                                    "ci_high", "q_value", "n_donors"]) if len(found) else ""
+            entry["populations"] = _table(entry["populations"], ["contrast", "annotation", "catalogue_id", "n_clusters",
+                                                                 "log2_ratio", "ci_low", "ci_high", "q_value",
+                                                                 "n_donors"])
         out.append(entry)
     return out
+
+
+def _beside_discovery(comparison: Any) -> str:
+    """The comparison rows with a discovery estimate beside the gated one (empty when discovery gave none)."""
+    table = comparison.table
+    if "agreement" not in table.columns:
+        return ""
+    rows = table[table["agreement"].fillna("").astype(str) != ""]
+    return _table(rows, ["effect_id", "contrast", "readout", "expected", "observed", "ci_low", "ci_high", "q_value",
+                         "discovery_panel", "discovery_population", "discovery_log2_ratio", "discovery_ci_low",
+                         "discovery_ci_high", "discovery_q_value", "agreement"])
 
 
 def render_report(result: ReportData) -> str:
@@ -203,6 +217,7 @@ def render_report(result: ReportData) -> str:
         "comparison_table": _linked_references(_table(measured, ["effect_id", "contrast", "readout", "expected",
                                                                  "observed", "ci_low", "ci_high", "verdict", "evidence",
                                                                  "modifiers", "reason", "references"]), references),
+        "beside_discovery": _beside_discovery(comparison),
         "references": references,
         "scoring": _scoring(exp),
         "normalisation": (result.provenance.steps.get("normalisation", {}) if result.provenance else {}),
