@@ -21,6 +21,7 @@ def test_section_has_umap_heatmap_forest_and_failures(tmp_path):
                                                                                 "2": "Treg"}).to_numpy()},
                                          index=[f"e{i}" for i in range(ids.size)]))
     events.obsm["X_umap"] = rng.normal(size=(ids.size, 2))
+    events.obsm["X_umap"][::2] = np.nan  # outside the UMAP draw
     events.write_h5ad(tmp_path / "events.h5ad")
     clusters = pd.DataFrame({"cluster": ["0", "1", "2"], "n_events": [400, 400, 400],
                              "annotation": ["CD4 T", "CD8 T", "Treg"], "median:CD4": [0.6, 0.1, 0.6],
@@ -40,12 +41,14 @@ def test_section_has_umap_heatmap_forest_and_failures(tmp_path):
                                                  ("differential", "differential.csv"),
                                                  ("populations", "populations.csv"))}
     steps = {"discovery": {"treg": {"status": "ok", "parent": "T cells", "n_events": ids.size, "n_clusters": 3,
-                                    "markers": ["CD4", "CD8"], "outputs": outputs},
+                                    "markers": ["CD4", "CD8"], "outputs": outputs, "method": "som",
+                                    "grid": [10, 10], "n_metaclusters": 30, "umap_events": ids.size // 2},
                            "th_ics": {"status": "failed", "reason": "no events"}}}
     sections = discovery_sections(steps, samples)
     ok, failed = sections
     assert ok["panel"] == "treg" and set(ok["figures"]) == {"umap", "heatmap", "forest"}
     assert all(png[:4] == b"\x89PNG" for png in ok["figures"].values())
+    assert ok["record"]["method"] == "som" and ok["record"]["umap_events"] == ids.size // 2
     assert len(ok["differential"]) == 3 and ok["differential"]["n_donors"].eq(3).all()
     assert failed["status"] == "failed" and failed["figures"] == {}
     assert ok["populations"].set_index("annotation").loc["Treg", "catalogue_id"] == "treg_frequency"

@@ -38,7 +38,8 @@ def discovery_sections(steps: dict, samples: pd.DataFrame) -> list[dict]:
             entry["differential"] = differential
             if outputs.get("populations"):
                 entry["populations"] = pd.read_csv(outputs["populations"], keep_default_na=False, na_values=[""])
-            entry["record"] = {k: record[k] for k in ("parent", "markers", "n_events", "n_clusters", "resolution")
+            entry["record"] = {k: record[k] for k in ("parent", "markers", "n_events", "n_clusters", "method",
+                                                          "resolution", "grid", "n_metaclusters", "umap_events")
                                if k in record}
             entry["figures"] = {"umap": _umap_png(Path(outputs["events"]), samples),
                                 "heatmap": _heatmap_png(clusters), "forest": _forest_png(differential)}
@@ -60,8 +61,9 @@ def _umap_png(path: Path, samples: pd.DataFrame) -> bytes:
     import matplotlib.pyplot as plt
 
     adata = ad.read_h5ad(path)
+    embedded = np.flatnonzero(np.isfinite(adata.obsm["X_umap"][:, 0]))  # events outside the UMAP draw are NaN
     rng = np.random.default_rng(0)
-    keep = np.sort(rng.choice(adata.n_obs, min(adata.n_obs, MAX_POINTS), replace=False))
+    keep = np.sort(rng.choice(embedded, min(len(embedded), MAX_POINTS), replace=False))
     xy = adata.obsm["X_umap"][keep]
     obs = adata.obs.iloc[keep]
     arm = obs["sample_id"].astype(str).map(
