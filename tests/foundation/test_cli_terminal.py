@@ -92,3 +92,22 @@ def test_validate_problems_keep_their_paths_whole_on_a_terminal(tmp_path):
     lines = _plain(shown)
     assert any(str(folder / "experiment.yaml") in line for line in lines), shown
     assert "Traceback" not in shown
+
+
+def test_the_step_display_starts_no_thread_so_work_may_fork():
+    """A refresh thread would make :func:`msclab._parallel.fork_context` refuse to fork (one core on a terminal)."""
+    import io
+    import threading
+
+    from rich.console import Console
+
+    from msclab._parallel import fork_context
+    from msclab.cli._common import step_display
+
+    before = threading.active_count()
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with step_display(terminal, "analysing") as show:
+        show("gating panel th_ics (1/2)")
+        assert threading.active_count() == before
+        assert before > 1 or fork_context() is not None
+    assert "gating panel th_ics (1/2)" in terminal.file.getvalue()

@@ -103,12 +103,13 @@ class RichReporter(Reporter):
             TextColumn("plates {task.fields[plates]}"),
             TextColumn("{task.fields[rate]} samples/s"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=console or Console(stderr=True), transient=False)
+            console=console or Console(stderr=True), transient=False,
+            auto_refresh=False)  # redrawn per event: no refresh thread, so a serial run may fork its fits
         self.bar = None
 
     def _refresh(self) -> None:
         self.progress.update(self.bar, completed=self.done, total=max(self.units, 1), failed=self.failed,
-                             plates=f"{self.plates_done}/{self.plates}", rate=f"{self.throughput:.2f}")
+                             plates=f"{self.plates_done}/{self.plates}", rate=f"{self.throughput:.2f}", refresh=True)
 
     def start(self, run_id: str, plates: int, units: int, cached: int, failed: int) -> None:  # noqa: D102
         super().start(run_id, plates, units, cached, failed)

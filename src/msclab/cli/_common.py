@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,3 +263,30 @@ def _tidy_param(param) -> None:
         name = "PATH" if element is Path else getattr(element, "__name__", "VALUE").upper()
         shown = f"{name}..." if isinstance(param, TyperArgument) else f"{name} (repeatable)"
         param.display_type_rich = lambda ctx, shown=shown: shown
+
+
+@contextmanager
+def step_display(console: Console, first: str) -> Iterator[Callable[[str], None]]:
+    """Show the current step on one live line, redrawn only when the step changes.
+
+    No refresh thread runs (rich's spinner animates from one): with a second
+    thread alive the process may not fork (:func:`msclab._parallel.fork_context`),
+    so an animated display in a terminal would leave the gate plots, curve fits
+    and mixture fits on one core.
+
+    Parameters
+    ----------
+    console
+        Where to draw (a terminal; piped output shows nothing extra).
+    first
+        The text shown until the first step arrives.
+
+    Yields
+    ------
+    A function that shows a new step.
+    """
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text(first), console=console, auto_refresh=False, transient=True) as live:
+        yield lambda step: live.update(Text(step), refresh=True)

@@ -9,7 +9,8 @@ import yaml
 
 from ..errors import MsclabError
 from ..settings import CurveModel, Settings, Weighting
-from ._common import EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, print_problem, quiet_interrupts
+from ._common import (EXIT_BAD_INPUT, EXIT_SAMPLES_FAILED, console, console_err, print_problem, quiet_interrupts,
+                      step_display)
 
 
 ALLOW_HELP = ("A further folder the experiment may read files from (repeatable). By default every path in "
@@ -148,10 +149,10 @@ def analyze(
     from ..pipeline import analyze as run
 
     quiet_interrupts()
-    if console.is_terminal:  # a spinner with the current step; nothing extra when piped
-        with console.status("analysing", spinner="dots") as status:
+    if console.is_terminal:  # the current step on one line; nothing extra when piped
+        with step_display(console, "analysing") as show:
             result = run(experiment, out, settings, allow=allow,
-                         progress=lambda step: status.update(f"{step} ({experiment.parent.name})"))
+                         progress=lambda step: show(f"analysing: {step} ({experiment.parent.name})"))
     else:
         result = run(experiment, out, settings, allow=allow)
     console.print(result.comparison.summary, highlight=False)
