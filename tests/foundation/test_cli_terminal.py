@@ -59,8 +59,12 @@ def test_progress_on_a_terminal_and_none_when_piped(tiny_study, tmp_path):
 
 
 def _plain(shown: str) -> list[str]:
-    """The lines a terminal shows, without colour codes."""
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown).replace("\r", "").split("\n")
+    """The lines a terminal shows, without colour codes.
+
+    The terminal ends lines with CR LF; a lone carriage return starts the line again (the progress
+    line is redrawn and erased that way), so only what follows the last one stays visible.
+    """
+    return [line.split("\r")[-1] for line in re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown).replace("\r\n", "\n").split("\n")]
 
 
 @pytest.mark.parametrize("command", ["validate", "analyze"])

@@ -288,5 +288,8 @@ def step_display(console: Console, first: str) -> Iterator[Callable[[str], None]
     from rich.live import Live
     from rich.text import Text
 
-    with Live(Text(first), console=console, auto_refresh=False, transient=True) as live:
-        yield lambda step: live.update(Text(step), refresh=True)
+    def line(text: str) -> Text:
+        return Text(text, no_wrap=True, overflow="ellipsis")
+
+    with Live(line(first), console=console, auto_refresh=False, transient=True) as live:
+        yield lambda step: live.update(line(step), refresh=True)
