@@ -66,8 +66,11 @@ def otherlab_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def simulate_run(tmp_path_factory):
     """A 6-donor ``msclab simulate`` study with the B-cell and NK panels, and its analysis."""
-    folder = tmp_path_factory.mktemp("simulate_accuracy")
-    truth = simulate_study(folder, StudyDesign(donors=6, events=20000, seed=7,
+    return _simulated_and_analysed(tmp_path_factory.mktemp("simulate_accuracy"), events=20000)
+
+
+def _simulated_and_analysed(folder, events: int):
+    truth = simulate_study(folder, StudyDesign(donors=6, events=events, seed=7,
                                                panels=("th_ics", "treg", "b_cells", "nk")))
     return truth, analyze(folder / "experiment.yaml", folder / "out", SETTINGS)
 
@@ -215,10 +218,7 @@ def _truth_rows(run, kind: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def simulate_low_events_run(tmp_path_factory):
     """The ``simulate_run`` study acquired with 5,000 events per file: low events make badly gated samples."""
-    folder = tmp_path_factory.mktemp("simulate_low_events")
-    truth = simulate_study(folder, StudyDesign(donors=6, events=5000, seed=7,
-                                               panels=("th_ics", "treg", "b_cells", "nk")))
-    return truth, analyze(folder / "experiment.yaml", folder / "out", SETTINGS)
+    return _simulated_and_analysed(tmp_path_factory.mktemp("simulate_low_events"), events=5000)
 
 
 @pytest.mark.slow
