@@ -9,7 +9,7 @@ population. Each case runs in its own subprocess on the same events (generated
 there from the seed; generation is not timed):
 
 - ``msclab-som``: :func:`msclab.discovery.cluster.cluster_events` with
-  ``method="som"`` (10 x 10 map, ``--k`` metaclusters) and UMAP of
+  ``method="som"`` (``--grid`` x ``--grid`` map, ``--k`` metaclusters) and UMAP of
   ``--umap-events`` events, what discovery runs;
 - ``flowsom``: the ``flowsom`` package (PyPI 0.2.2) ``FlowSOM`` on the same
   scaled markers, same grid and ``k`` (run twice in its process: the first
@@ -133,7 +133,7 @@ def run_case(case: str, args) -> dict:
         _timed(cluster, "_umap", phases, "umap")
         start = time.perf_counter()
         adata = cluster.cluster_events(x, [f"M{j}" for j in range(args.markers)], sample,
-                                       method=case.removeprefix("msclab-"), n_metaclusters=args.k,
+                                       method=case.removeprefix("msclab-"), n_metaclusters=args.k, grid=args.grid,
                                        umap_events=args.umap_events, seed=args.seed)
         out["total_s"] = time.perf_counter() - start
         out |= {f"{k}_s": v for k, v in phases.items()}
@@ -146,7 +146,8 @@ def run_case(case: str, args) -> dict:
         scaled = (x - x.mean(axis=0)) / x.std(axis=0)
         for attempt in ("cold", "warm"):
             start = time.perf_counter()
-            fsom = flowsom.FlowSOM(ad.AnnData(scaled), cols_to_use=[str(j) for j in range(args.markers)], xdim=10, ydim=10,
+            fsom = flowsom.FlowSOM(ad.AnnData(scaled), cols_to_use=[str(j) for j in range(args.markers)], xdim=args.grid,
+                                   ydim=args.grid,
                                    n_clusters=args.k, seed=args.seed)
             out[f"{attempt}_s"] = time.perf_counter() - start
         out["total_s"] = out["cold_s"]
@@ -166,6 +167,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--markers", type=int, default=10)
     parser.add_argument("--k", type=int, default=30, help="metaclusters (msclab som and flowsom)")
+    parser.add_argument("--grid", type=int, default=10, help="side of the SOM grid (msclab som and flowsom)")
     parser.add_argument("--umap-events", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cases", default="msclab-som,flowsom")
@@ -177,7 +179,7 @@ def main() -> None:
         print(json.dumps(run_case(args.run, args)))
         return
     cases = args.cases.split(",") + (["msclab-leiden"] if args.leiden else [])
-    print(f"{args.samples} samples x {args.events} events x {args.markers} markers, k={args.k}, "
+    print(f"{args.samples} samples x {args.events} events x {args.markers} markers, k={args.k}, grid {args.grid}, "
           f"UMAP of at most {args.umap_events} events; cores: {os.cpu_count()}")
     print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     results = {}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from msclab.discovery.som import consensus_metaclusters, map_to_nodes, som_metaclusters, train_som
+from msclab.discovery.som import consensus_metaclusters, map_to_nodes, som_metaclusters, split_nodes, train_som
 
 #: Planted blob sizes: a 100-fold range, down to 0.5% of the events (rare populations must get their own label).
 SIZES = (20000, 8000, 4000, 2000, 1000, 500, 300, 200)
@@ -103,6 +103,23 @@ def test_empty_nodes_do_not_take_a_metacluster():
     assert np.bincount(result.metacluster).tolist() == [3000, 300]
     assert set(result.node_metacluster) == {0, 1}
     np.testing.assert_array_equal(map_to_nodes(x, result.codes), result.node)
+
+
+def test_a_node_holding_two_populations_is_split_and_one_population_is_not():
+    """A rare population 6 SD off a common one in one marker, both in one node: split exactly; a lone blob is kept."""
+    rng = np.random.default_rng(5)
+    common, rare = rng.normal(0, 1, (2000, 6)), rng.normal(0, 1, (100, 6))
+    rare[:, 2] += 6.0
+    x = np.vstack([common, rare]).astype(np.float32)
+    codes, split_from, node = split_nodes(x, np.zeros((2, 6)), np.zeros(len(x), dtype=np.int32), seed=0)
+    assert codes.shape == (3, 6) and split_from.tolist() == [0, 1, 0]
+    assert sorted(np.bincount(node).tolist()) == [0, 100, 2000]
+    assert len(set(node[:2000])) == 1 and len(set(node[2000:])) == 1 and node[0] != node[-1]
+    np.testing.assert_allclose(codes[node[-1]], x[2000:].mean(axis=0), atol=1e-5)
+    for seed in range(3):
+        blob = rng.normal(0, 1, (5000, 6)).astype(np.float32)
+        kept = split_nodes(blob, np.zeros((1, 6)), np.zeros(5000, dtype=np.int32), seed=seed)
+        assert kept[0].shape == (1, 6) and not kept[2].any()
 
 
 def test_an_unknown_method_is_refused_before_any_work():

@@ -67,7 +67,8 @@ def cluster_events(values: np.ndarray, markers: list[str], sample_id: np.ndarray
         (categorical, ``"0"``, ``"1"``, ... by decreasing size) and
         ``in_umap``, ``obsm['X_umap']``, ``uns['discovery']`` the parameters
         (``som`` adds ``obs['som_node']`` and ``uns['som_codes']``, the node
-        codes on the scaled markers).
+        codes on the scaled markers, split nodes after the grid's; the record
+        counts them as ``split_nodes``).
 
     Raises
     ------
@@ -97,7 +98,8 @@ def cluster_events(values: np.ndarray, markers: list[str], sample_id: np.ndarray
         labels, xy = pd.Series(som.metacluster.astype(str)), None
         adata.obs["som_node"] = som.node
         adata.uns["som_codes"] = som.codes
-        params |= {"grid": [grid, grid], "n_metaclusters": n_metaclusters}
+        params |= {"grid": [grid, grid], "n_metaclusters": n_metaclusters,
+                   "split_nodes": int(len(som.codes) - grid * grid)}
     if xy is None:
         rows = np.arange(adata.n_obs) if embed is None else embed
         xy = np.full((adata.n_obs, 2), np.nan, dtype=np.float32)
