@@ -8,6 +8,11 @@ results is pickled. Forking is avoided where it is not safe: off Linux, in
 daemon processes (which may not have children) and while other threads run
 (a fork copies locks they may hold, e.g. inside Dask workers, which
 parallelise over tasks already); the loop then runs in this process.
+
+:func:`fork_start` does the same in the background: the workers start and
+this process goes on with other work until it asks for the results, so work
+whose results are needed only at the end (gate plots, read back by the
+report) overlaps the rest of the analysis.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import multiprocessing as mp
 import os
 import sys
 import threading
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -120,3 +126,100 @@ def fork_map(func: Callable[[T], R], items: Sequence[T], *, n_jobs: int | None =
     finally:
         _SHARED = None
     return [func(item) for item in items]
+
+
+class Forked:
+    """Work started by :func:`fork_start`; :meth:`wait` returns its results.
+
+    Holds either running worker processes (each sending its chunk's results
+    through a pipe) or, where forking was not safe, the results computed at
+    the start.
+    """
+
+    def __init__(self, func: Callable[[Any], Any], results: list[Any] | None = None,
+                 workers: list[tuple[Any, Any, Sequence[Any]]] | None = None):
+        self._func = func
+        self._results = results
+        self._workers = workers or []
+
+    def wait(self) -> list[Any]:
+        """Wait for the workers and return the results in the order of the items.
+
+        A worker that died without sending its results (killed, out of
+        memory) has its items redone in this process, with a warning, as
+        :func:`fork_map` does.
+
+        Raises
+        ------
+        RuntimeError
+            ``func`` raised in a worker (the message holds its traceback).
+        """
+        if self._results is None:
+            results, errors = [], []
+            for process, pipe, items in self._workers:
+                try:
+                    status, payload = pipe.recv()
+                except EOFError:
+                    warnings.warn("a background worker process died; redoing its work in this process",
+                                  RuntimeWarning, stacklevel=2)
+                    status, payload = "ok", [self._func(item) for item in items]
+                process.join()
+                pipe.close()
+                if status == "ok":
+                    results += payload
+                else:
+                    errors.append(payload)
+            self._workers = []
+            if errors:
+                raise RuntimeError("background work failed:\n" + "\n".join(errors))
+            self._results = results
+        return self._results
+
+
+def fork_start(func: Callable[[T], R], items: Sequence[T], *, n_jobs: int | None = None,
+               min_per_process: int = 1) -> Forked:
+    """Start ``[func(item) for item in items]`` in forked processes and return without waiting.
+
+    Parameters
+    ----------
+    func
+        Applied to each item; its results must be picklable.
+    items
+        The items (inherited by the workers, never pickled).
+    n_jobs
+        At most this many processes (None: every usable core; 1: one process).
+    min_per_process
+        Fewest items worth a process.
+
+    Returns
+    -------
+    Forked
+        Its :meth:`~Forked.wait` returns the results in the order of
+        ``items``. Where forking is not safe (:func:`fork_context`) the
+        results are computed here, before this returns.
+    """
+    context = fork_context() if items else None
+    if context is None or _SHARED is not None:
+        return Forked(func, results=[func(item) for item in items])
+    processes = n_processes(n_jobs, len(items), min_per_process)
+    cuts = np.linspace(0, len(items), processes + 1).astype(int)
+    workers = []
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        receive, send = context.Pipe(duplex=False)
+        chunk = items[int(a):int(b)]
+        process = context.Process(target=_run_and_send, args=(func, chunk, send))
+        process.start()
+        send.close()
+        workers.append((process, receive, chunk))
+    return Forked(func, workers=workers)
+
+
+def _run_and_send(func: Callable[[Any], Any], items: Sequence[Any], pipe) -> None:
+    """Body of a :func:`fork_start` worker: one thread per library, the results (or the traceback) to the pipe."""
+    single_threaded()
+    try:
+        message = ("ok", [func(item) for item in items])
+    except BaseException:  # noqa: BLE001 - every failure goes back to the waiting process
+        message = ("error", traceback.format_exc())
+    pipe.send(message)
+    pipe.close()

@@ -156,7 +156,10 @@ class FlowOutcome:
     failures
         One ``{"sample_id", "stage", "reason"}`` per sample that could not be quantified.
     plots
-        Gate plots written.
+        Gate plots written (or being drawn, see ``plotting``).
+    plotting
+        The panels whose gate plots are still being drawn in the background
+        (:func:`run_flow`); :meth:`wait_plots` waits for them.
     """
 
     records: list[pd.DataFrame] = field(default_factory=list)
@@ -164,6 +167,13 @@ class FlowOutcome:
     qc: pd.DataFrame = field(default_factory=pd.DataFrame)
     failures: list[dict] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
+    plotting: list = field(default_factory=list, repr=False)
+
+    def wait_plots(self) -> list[Path]:
+        """Wait for the gate plots drawn in the background and return :attr:`plots`."""
+        while self.plotting:
+            self.plotting.pop(0).wait_plots()
+        return self.plots
 
 
 @dataclass
@@ -195,16 +205,19 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
     (one file per sample and panel) so the gating can be audited and reopened.
+    Gate plots are drawn in the background while the next panels, the assays
+    and the effects are computed; ``FlowOutcome.wait_plots()`` (called by
+    :func:`finish_analysis` before the report) waits for them.
     """
     from .flow.panel import quantify_panel
 
-    records, populations, qc, failures, plots = [], [], [], [], []
+    records, populations, qc, failures, plots, plotting = [], [], [], [], [], []
     panels = [p for p in exp.spec.panels if not exp.files(p).empty]
     for k, panel in enumerate(panels, start=1):
         if progress is not None:
             progress(f"gating panel {panel} ({k}/{len(panels)}, {len(exp.files(panel))} files)")
         try:
-            result = quantify_panel(exp, panel, plots_dir=plots_dir)
+            result = quantify_panel(exp, panel, plots_dir=plots_dir, background_plots=True)
         except MsclabError as exc:
             failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": str(exc)}
                          for s in exp.files(panel)["sample_id"]]
@@ -215,10 +228,12 @@ def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_di
         qc.append(result.qc.assign(panel=panel))
         failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": r} for s, r in result.failures.items()]
         plots += [Path(p) for p in result.plots.values()]
+        if result.plotting is not None:
+            plotting.append(result)
         if gates_dir is not None:
             written = result.write_gatingml(gates_dir)
             prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
-    return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots)
+    return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots, plotting)
 
 
 def written_trees(prov: Provenance) -> dict[str, dict]:
@@ -486,6 +501,7 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
                        discovered=read_discovered(prov.steps))
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
+    flow.wait_plots()  # the report reads the gate plots
     result = AnalysisResult(
         experiment=exp, readouts=readouts, effects=effects, comparison=comparison, populations=flow.populations,
         concentrations=assays.concentrations, curves=assays.curves, failures=failures,

@@ -1,4 +1,4 @@
-"""fork_map: an ordered map over forked workers, with the work redone here if a worker dies."""
+"""fork_map and fork_start: ordered maps over forked workers, with the work redone here if a worker dies."""
 
 from __future__ import annotations
 
@@ -40,3 +40,23 @@ def _die_in_a_worker(x: int) -> int:
 def test_fork_map_redoes_the_work_here_when_a_worker_dies():
     with pytest.warns(RuntimeWarning, match="worker process died"):
         assert _parallel.fork_map(_die_in_a_worker, list(range(10)), n_jobs=2) == list(range(1, 11))
+
+
+def test_fork_start_returns_at_once_and_its_results_in_order():
+    started = _parallel.fork_start(_square_and_pid, list(range(30)), n_jobs=2)
+    results = started.wait()
+    assert [r for r, _ in results] == [x * x for x in range(30)]
+    assert os.getpid() not in {pid for _, pid in results}  # every item ran in a background process
+    assert started.wait() is results
+    assert _parallel.fork_start(_square_and_pid, [], n_jobs=2).wait() == []
+
+
+def test_fork_start_redoes_a_dead_workers_items_here_and_reports_errors():
+    with pytest.warns(RuntimeWarning, match="background worker process died"):
+        assert _parallel.fork_start(_die_in_a_worker, list(range(10)), n_jobs=2).wait() == list(range(1, 11))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        _parallel.fork_start(_reciprocal, [1, 0, 2], n_jobs=2).wait()
+
+
+def _reciprocal(x: int) -> float:
+    return 1 / x

@@ -40,7 +40,7 @@ from .gating.gates import BooleanGate
 from .fixed import quantify_fixed_panel
 from .result import PanelProvenance, PanelResult
 from .overrides import apply_panel_overrides
-from .plots import plot_samples
+from .plots import plot_samples, start_plots
 from .populations import POPULATION_COLUMNS, marker_statistics, population_table
 from .protocols.loader import is_strategy_file, load_protocol
 from .protocols.resolve import ResolvedSample, resolve_protocol
@@ -53,7 +53,7 @@ _PROLIFERATION_UNITS = {"pct_divided": "%", "precursor_pct_divided": "%", "divis
 
 
 def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str] | None = None,
-                   provenance=None, min_events: int = MIN_EVENTS) -> PanelResult:
+                   provenance=None, min_events: int = MIN_EVENTS, background_plots: bool = False) -> PanelResult:
     """Gate and quantify every sample of one panel.
 
     Parameters
@@ -72,6 +72,11 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         fragment is ``result.provenance``.
     min_events
         Event count below which values are flagged ``low_events``.
+    background_plots
+        Draw the gate plots in background processes and return at once
+        (``result.plots`` names the files, ``result.wait_plots()`` waits for
+        them); ``msclab analyze`` does so to overlap them with the rest of the
+        analysis.
 
     Returns
     -------
@@ -90,14 +95,14 @@ def quantify_panel(experiment, panel_name: str, *, plots_dir: str | PathLike[str
         result = quantify_fixed_panel(experiment, panel_name, min_events=min_events)
         result.populations["override"] = False  # overrides are for protocol panels (validate refuses others)
     else:
-        result = _quantify_protocol_panel(experiment, panel_name, plots_dir, min_events)
+        result = _quantify_protocol_panel(experiment, panel_name, plots_dir, min_events, background_plots)
     if provenance is not None:
         provenance.record(result.provenance)
     return result
 
 
 def _quantify_protocol_panel(experiment, panel_name: str, plots_dir: str | PathLike[str] | None,
-                             min_events: int) -> PanelResult:
+                             min_events: int, background_plots: bool = False) -> PanelResult:
     panel = experiment.spec.panels[panel_name]
     protocol = load_protocol(panel.protocol or panel_name, base=experiment.root)
     record = PanelProvenance(panel_name)
@@ -115,11 +120,15 @@ def _quantify_protocol_panel(experiment, panel_name: str, plots_dir: str | PathL
         tables.append(table)
         qcs += [acquisition_qc(rs.events), population_qc(table, min_events)]
         records += _records(rs, table, protocol, panel_name, min_events)
-    plots = {}
+    plots, plotting = {}, None
     if plots_dir is not None:
         jobs = [(rs, Path(plots_dir) / f"{safe_id(sid)}_{panel_name}.png", f"{sid} - {panel_name}")
                 for sid, rs in resolution.samples.items()]
-        plots = dict(zip(resolution.samples, plot_samples(jobs), strict=True))
+        if background_plots:
+            plotting = start_plots(jobs)
+            plots = {sid: Path(path) for sid, (_, path, _) in zip(resolution.samples, jobs, strict=True)}
+        else:
+            plots = dict(zip(resolution.samples, plot_samples(jobs), strict=True))
     gates = {sid: rs.gates for sid, rs in resolution.samples.items()}
     record.control_fallbacks = [{"sample_id": sid, "panel": panel_name, "population": name, "note": note}
                                 for sid, rs in resolution.samples.items()
@@ -135,7 +144,7 @@ def _quantify_protocol_panel(experiment, panel_name: str, plots_dir: str | PathL
         populations=pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(POPULATION_COLUMNS)),
         qc=pd.concat(qcs, ignore_index=True) if qcs else pd.DataFrame(columns=list(QC_COLUMNS)),
         failures=failures, resolved={sid: rs.tree for sid, rs in resolution.samples.items()}, gates=gates,
-        plots=plots, provenance=record,
+        plots=plots, provenance=record, plotting=plotting,
     )
 
 

@@ -29,7 +29,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from .._files import atomic_path
-from .._parallel import fork_map
+from .._parallel import Forked, fork_map, fork_start
 from .gating.gates import EllipsoidGate, PolygonGate, RectangleGate
 from .protocols.resolve import ResolvedSample
 
@@ -180,6 +180,18 @@ def plot_samples(jobs: Sequence[tuple[ResolvedSample, str | PathLike[str], str |
         The PNGs written, in the order of ``jobs``.
     """
     return fork_map(_plot_job, jobs, n_jobs=n_jobs, min_per_process=_MIN_PLOTS_PER_PROCESS)
+
+
+def start_plots(jobs: Sequence[tuple[ResolvedSample, str | PathLike[str], str | None]], *,
+                n_jobs: int | None = None) -> Forked:
+    """Start drawing the gate plots of :func:`plot_samples` in the background; ``.wait()`` returns their paths.
+
+    Forked processes draw while this process goes on (where forking is not
+    safe they are drawn before this returns, see
+    :func:`msclab._parallel.fork_start`); the files are the same bytes as
+    :func:`plot_samples` writes.
+    """
+    return fork_start(_plot_job, jobs, n_jobs=n_jobs, min_per_process=_MIN_PLOTS_PER_PROCESS)
 
 
 def _plot_job(job: tuple[ResolvedSample, str | PathLike[str], str | None]) -> Path:

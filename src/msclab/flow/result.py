@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._parallel import Forked
 from .gating.gatingml import write_gatingml
 from .gating.tree import GateTree
 from .protocols.sample import safe_id
@@ -140,9 +141,12 @@ class PanelResult:
     gates
         Sample id -> gate label -> what was resolved (provenance record).
     plots
-        Sample id -> gate plot PNG.
+        Sample id -> gate plot PNG (still being drawn while ``plotting`` is set).
     provenance
         What was read and decided (:class:`PanelProvenance`), for the run's record.
+    plotting
+        The gate plots being drawn in the background (``quantify_panel(...,
+        background_plots=True)``), else None; :meth:`wait_plots` waits for them.
     """
 
     panel: str
@@ -155,6 +159,14 @@ class PanelResult:
     gates: dict[str, dict[str, Any]] = field(default_factory=dict)
     plots: dict[str, Path] = field(default_factory=dict)
     provenance: PanelProvenance | None = None
+    plotting: Forked | None = field(default=None, repr=False)
+
+    def wait_plots(self) -> dict[str, Path]:
+        """Wait for gate plots drawn in the background (if any) and return :attr:`plots`."""
+        if self.plotting is not None:
+            self.plotting.wait()
+            self.plotting = None
+        return self.plots
 
     def write_gatingml(self, folder: str | PathLike[str]) -> dict[str, Path]:
         """Write every sample's resolved tree as ``<folder>/<sample>_<panel>.xml`` (GatingML 2.0)."""
