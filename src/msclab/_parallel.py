@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -69,7 +70,14 @@ def n_processes(n_jobs: int | None, n_items: int, min_per_process: int = 1) -> i
 
 
 def single_threaded() -> None:
-    """Initialise a worker process: one OpenMP/BLAS thread, as the processes already share the cores."""
+    """Initialise a worker process: a quiet exit on Ctrl-C, one OpenMP/BLAS thread.
+
+    Ctrl-C sends SIGINT to the terminal's whole process group; a worker would
+    print its own traceback. It exits at once and silently instead, and the
+    parent, which got the same signal, reports the interrupt. One thread per
+    library, as the processes already share the cores.
+    """
+    signal.signal(signal.SIGINT, _exit_quietly)
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
     try:
@@ -77,6 +85,10 @@ def single_threaded() -> None:
     except ImportError:  # the variables still hold for any library loaded from now on
         return
     threadpool_limits(1)
+
+
+def _exit_quietly(signum: int, frame: Any) -> None:
+    os._exit(128 + signum)
 
 
 def _run_chunk(bounds: tuple[int, int]) -> list[Any]:
