@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from flowutils import gating_c as fu_gating_c
 from scipy import stats
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
@@ -43,6 +44,8 @@ _RAYS = 96
 #: Below this confidence a data-driven gate is flagged ``low_confidence``.
 LOW_CONFIDENCE = 0.8
 _BOOTSTRAP = 4
+#: Bootstrap resamples of a density-valley cut's histogram for its 95% interval.
+VALLEY_BOOTSTRAP = 200
 
 
 def _subsample(points: np.ndarray, limit: int = MAX_FIT_EVENTS) -> np.ndarray:
@@ -222,9 +225,11 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
                                  f"more than the rule allows ({100 * max_fraction:.0f}%)")
         except _Untrusted as exc:
             return _threshold_fallback(points, select, str(exc))
-        confidence = cluster_confidence(gmm, chosen, z, direction, median, min_weight, max_fraction)
-    reach = float(np.abs(z).max()) * 1.5 + 1.0
-    vertices = _polygon(gmm, chosen, gmm.means_[chosen[0]], reach) * spread + centre
+        reach = float(np.abs(z).max()) * 1.5 + 1.0
+        polygon = _polygon(gmm, chosen, gmm.means_[chosen[0]], reach)
+        drawn = np.bitwise_and(fu_gating_c.points_in_polygon(polygon, len(polygon), z, len(z)), 1).astype(bool)
+        confidence = cluster_confidence(gmm, chosen, z, direction, median, min_weight, max_fraction, drawn=drawn)
+    vertices = polygon * spread + centre
     return {
         "shape": "polygon",
         "vertices": [[float(a), float(b)] for a, b in vertices],
@@ -239,24 +244,45 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
 
 
 def cluster_confidence(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, direction: np.ndarray | None,
-                       centre: np.ndarray, min_weight: float, max_fraction: float) -> dict[str, Any]:
+                       centre: np.ndarray, min_weight: float, max_fraction: float,
+                       drawn: np.ndarray | None = None) -> dict[str, Any]:
     """Return how far a mixture gate's population size can be trusted.
 
-    - ``separation``: 1 - the expected misassigned events (posterior mass on
-      the wrong side of the boundary) per assigned event, under the fitted
-      model; 1 for a perfectly separated population.
+    - ``separation``: the probability that the frequency stays within
+      :data:`~msclab.flow.qc.FREQUENCY_TOLERANCE_PP` (2 points) of its value
+      given the events the fitted model cannot place. Under the mixture an
+      event belongs to the target with its posterior probability, so the
+      population holds ``m_in`` (the summed 1 - posterior of the events it
+      owns) events that belong outside and misses ``m_out`` (the summed
+      posterior of the events outside) that belong in it (the expected
+      misclassification of a mixture's hard assignment, McLachlan & Peel,
+      *Finite Mixture Models*, 2000, §1.15). The frequency's error lies
+      between ``-m_out`` and ``+m_in``: a band of ``(m_in + m_out) / n``
+      of the parent, judged like a control threshold's interval
+      (:func:`~msclab.flow.qc.sampling_confidence`). A population of a few
+      percent with a soft boundary is therefore trusted when the events it
+      could gain or lose are a small share of the parent. ``drawn`` (the
+      fitted events inside the polygon that is drawn, which is what the
+      frequency counts) adds its difference from the events the mixture owns
+      as a known offset (``drawn_offset``, a share of the parent): a polygon
+      that misses the owned region is not trusted however clean the mixture.
     - ``stability``: 1 - the relative spread (max - min over mean) of the
       population's size when the mixture is refitted on bootstrap resamples
-      of the events (Efron 1979), starting from the fitted components.
+      of the events (Efron 1979), starting from the fitted components; a
+      refit that finds no target (where the gate would fall back) counts as
+      size 0. It asks whether the mixture finds the same population again,
+      so it stays relative to the population's size.
 
     ``confidence`` is the smaller of the two; below :data:`LOW_CONFIDENCE`
-    the gate is flagged.
+    the gate is flagged. ``misassigned_share`` is ``(m_in + m_out) / n``.
     """
+    from ..qc import FREQUENCY_TOLERANCE_PP, sampling_confidence
+
     posterior = _posterior(gmm, chosen, z)
     owned = _inside(gmm, chosen, z)
-    n_owned = max(int(owned.sum()), 1)
-    wrong = float((1 - posterior[owned]).sum() + posterior[~owned].sum())
-    separation = max(0.0, 1.0 - wrong / n_owned)
+    misassigned = float((1 - posterior[owned]).sum() + posterior[~owned].sum()) / len(z)
+    offset = float(drawn.mean() - owned.mean()) if drawn is not None else 0.0
+    separation = sampling_confidence(misassigned, offset)
     rng = np.random.default_rng(_SEED)
     sizes = [owned.mean()]
     for _ in range(_BOOTSTRAP):
@@ -273,10 +299,13 @@ def cluster_confidence(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, d
     sizes_arr = np.asarray(sizes)
     stability = max(0.0, 1.0 - float(np.ptp(sizes_arr) / sizes_arr.mean())) if sizes_arr.mean() > 0 else 0.0
     confidence = min(separation, stability)
-    reason = (f"keeps {100 * owned.mean():.1f}% of the parent ({100 * (1 - owned.mean()):.1f}% excluded); "
-              f"separation {separation:.2f} (1 - expected misassigned events per event), bootstrap size "
-              f"stability {stability:.2f} over {_BOOTSTRAP} refits")
+    drawn_note = (f" (its polygon keeps {100 * (owned.mean() + offset):.1f}%)" if abs(offset) >= 0.005 else "")
+    reason = (f"keeps {100 * owned.mean():.1f}% of the parent{drawn_note} ({100 * (1 - owned.mean()):.1f}% "
+              f"excluded); expected misassigned events {100 * misassigned:.1f}% of the parent "
+              f"(separation: P(frequency within {FREQUENCY_TOLERANCE_PP:g} pp) = {separation:.2f}), "
+              f"bootstrap size stability {stability:.2f} over {_BOOTSTRAP} refits")
     return {"confidence": round(confidence, 4), "separation": round(separation, 4),
+            "misassigned_share": round(misassigned, 6), "drawn_offset": round(offset, 6),
             "stability": round(stability, 4), "reason": reason}
 
 
@@ -292,6 +321,9 @@ def _threshold_fallback(points: np.ndarray, select: str | dict[str, str], why: s
             continue
         keep = "above" if select[key] == "high" else "below"
         record = density_valley(points[:, axis], keep=keep)
+        if "threshold_ci" in record:
+            low, high = record["threshold_ci"]
+            record["ci_share"] = round(float(np.mean((points[:, axis] >= low) & (points[:, axis] <= high))), 6)
         records[key] = record
         bounds[axis] = [record["threshold"], None] if keep == "above" else [None, record["threshold"]]
     inside = np.ones(len(points), dtype=bool)
@@ -307,19 +339,39 @@ def _threshold_fallback(points: np.ndarray, select: str | dict[str, str], why: s
 
 
 def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
-    """Confidence of a density-valley cut: the valley's depth below the lower of its two peaks.
+    """Confidence of a density-valley cut: how far the cut's sampling error can move the frequency.
+
+    The cut's bootstrap 95% interval (``threshold_ci``, :func:`valley_interval`)
+    holds ``ci_share`` of the gated parent's events: the frequency moves by
+    up to that share if the cut sits anywhere in the interval. The confidence
+    is the probability that the frequency stays within 2 percentage points
+    (:func:`~msclab.flow.qc.sampling_confidence`), as for a control
+    threshold (:func:`~msclab.flow.qc.control_confidence`). So a shallow
+    valley whose cut stays where few of the parent's events lie is trusted,
+    and a cut that moves between two bumps of one population with another
+    draw of the events is not, however deep its valley.
 
     A single peak (the cut placed ``width`` SDs beyond it) is judged by
     where it lies against an unstained event (data value 0, ``zero`` on the
     gating scale; :func:`single_peak_confidence`). Without ``zero`` it gets
-    0.5: the population kept is assumed, not seen.
+    0.5: the population kept is assumed, not seen. A record without an
+    interval (written before it was kept) gets the valley's depth below the
+    lower of its two peaks.
     """
+    from ..qc import FREQUENCY_TOLERANCE_PP, sampling_confidence
+
     if record.get("single_peak"):
         if record.get("zero") is None:
             return {"confidence": 0.5, "reason": "one density peak: cut placed beyond it, no valley seen"}
         return single_peak_confidence(record["peaks"][0], float(record["spread"]), float(record["zero"]),
                                       str(record.get("keep", "above")), float(record.get("width", 4.0)))
     depth = 1.0 - float(record.get("valley_depth_ratio", record.get("valley_density", 1.0)))
+    if "ci_share" in record:
+        share = float(record["ci_share"])
+        confidence = sampling_confidence(share)
+        return {"confidence": round(confidence, 4),
+                "reason": f"valley depth {depth:.2f}; the cut's 95% bootstrap interval holds {100 * share:.1f}% "
+                          f"of the parent (P(frequency within {FREQUENCY_TOLERANCE_PP:g} pp) = {confidence:.2f})"}
     return {"confidence": round(max(0.0, depth), 4),
             "reason": f"valley depth {depth:.2f} (1 - valley density / lower peak density)"}
 
@@ -414,6 +466,50 @@ def _mode(values: np.ndarray, bins: int = 256) -> float:
     return float((edges[i] + edges[i + 1]) / 2)
 
 
+def _two_peaks(counts: np.ndarray, smooth: float, distance: int) -> tuple[np.ndarray, int] | None:
+    """The two most prominent peaks of a smoothed histogram and the lowest bin between them (None: one peak)."""
+    density = gaussian_filter1d(counts.astype(float), smooth)
+    padded = np.concatenate([[0.0], density, [0.0]])
+    peaks, props = find_peaks(padded, prominence=0.01 * density.max(), distance=distance)
+    peaks = peaks - 1
+    if len(peaks) < 2:
+        return None
+    top = np.sort(peaks[np.argsort(props["prominences"])[-2:]])
+    return top, int(top[0] + np.argmin(density[top[0]:top[1] + 1]))
+
+
+def _one_peak_cut(centres: np.ndarray, counts: np.ndarray, smooth: float, keep: str, width: float) -> float:
+    """The one-peak cut of :func:`density_valley` from a histogram: ``width`` far-half RMS distances from the mode."""
+    density = gaussian_filter1d(counts.astype(float), smooth)
+    mode = float(centres[int(np.argmax(density))])
+    far = centres > mode if keep == "above" else centres < mode
+    weight = counts[far].sum()
+    spread = float(np.sqrt(np.sum(counts[far] * (centres[far] - mode) ** 2) / weight)) if weight else 0.0
+    return mode - width * spread if keep == "above" else mode + width * spread
+
+
+def valley_interval(counts: np.ndarray, centres: np.ndarray, *, smooth: float, distance: int, keep: str,
+                    width: float, resamples: int = VALLEY_BOOTSTRAP) -> list[float]:
+    """Bootstrap 95% percentile interval of a density-valley cut (Efron & Tibshirani 1993, ch. 13).
+
+    Each resample redraws the parent's events with replacement; for a cut
+    read from a histogram on fixed bins that is a multinomial draw of the
+    bin counts (Efron 1979), so no event is touched. The cut is found again
+    in each: the valley between the two most prominent peaks, or the
+    one-peak cut where a resample shows one peak (the cut could land there).
+    """
+    rng = np.random.default_rng(_SEED)
+    n = int(counts.sum())
+    p = counts / max(n, 1)
+    cuts = []
+    for _ in range(resamples):
+        again = rng.multinomial(n, p)
+        found = _two_peaks(again, smooth, distance)
+        cuts.append(float(centres[found[1]]) if found else _one_peak_cut(centres, again, smooth, keep, width))
+    low, high = np.percentile(cuts, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
 def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[float, float] | None = None,
                    width: float = 4.0, separation: float = 0.1, bins: int = 256,
                    smooth: float = 3.0) -> dict[str, Any]:
@@ -422,7 +518,9 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
     When the density has a single peak, that peak is taken to be the
     population kept, and the cut is placed ``width`` SDs beyond it on the
     other side (``keep="above"``: below the peak); the SD comes from the
-    peak's far half, which the excluded events do not reach.
+    peak's far half, which the excluded events do not reach. A valley cut
+    also gets ``threshold_ci``, its bootstrap 95% interval
+    (:func:`valley_interval`), for its confidence (:func:`valley_confidence`).
 
     Parameters
     ----------
@@ -449,22 +547,20 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
     density = gaussian_filter1d(counts.astype(float), smooth)
     centres = (edges[:-1] + edges[1:]) / 2
-    padded = np.concatenate([[0.0], density, [0.0]])
-    step = (hi - lo) / bins
-    peaks, props = find_peaks(padded, prominence=0.01 * density.max(), distance=max(1, int(separation / step)))
-    peaks = peaks - 1
-    if len(peaks) < 2:
+    distance = max(1, int(separation / ((hi - lo) / bins)))
+    found = _two_peaks(counts, smooth, distance)
+    if found is None:
         mode = float(centres[int(np.argmax(density))])
         far = v[v > mode] - mode if keep == "above" else mode - v[v < mode]
         spread = float(np.sqrt(np.mean(far**2))) if len(far) else 0.0
         cut = mode - width * spread if keep == "above" else mode + width * spread
         return {"threshold": cut, "peaks": [mode], "single_peak": True, "spread": spread, "width": width}
-    top = np.sort(peaks[np.argsort(props["prominences"])[-2:]])
-    segment = density[top[0]:top[1] + 1]
-    i = top[0] + int(np.argmin(segment))
+    top, i = found
     return {"threshold": float(centres[i]), "peaks": [float(centres[p]) for p in top],
             "valley_density": float(density[i] / density.max()),
-            "valley_depth_ratio": float(density[i] / max(min(density[top[0]], density[top[1]]), 1e-12))}
+            "valley_depth_ratio": float(density[i] / max(min(density[top[0]], density[top[1]]), 1e-12)),
+            "threshold_ci": valley_interval(counts, centres, smooth=smooth, distance=distance, keep=keep,
+                                            width=width)}
 
 
 def beyond_peak(values: np.ndarray, *, keep: str = "above", width: float = 3.0) -> dict[str, Any]:
