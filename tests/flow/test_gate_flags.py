@@ -88,12 +88,32 @@ def test_a_valley_cut_is_judged_by_the_parent_events_its_interval_holds() -> Non
     steady = _valley(0.4, 0.6, 0.055, 0.5)  # depth about 0.6 (flagged by depth), the cut moves over < 5% of events
     assert steady["valley_depth_ratio"] > 0.3 and steady["ci_share"] < 0.05
     assert valley_confidence(steady)["confidence"] > 0.95
-    wandering = _valley(0.45, 0.6, 0.06, 0.4)  # with another draw the cut lands anywhere over most of the events
-    assert wandering["ci_share"] > 0.3
+    wandering = {**deep, "ci_share": 0.4}  # an interval over 40% of the parent: the cut can land anywhere there
     found = gate_confidence({"method": "threshold", "resolved": {"method": "valley", **wandering}})
     assert found[2] == "low_confidence"
     assert found[1] == pytest.approx(sampling_confidence(wandering["ci_share"]), abs=1e-4)
     assert "bootstrap interval holds" in found[3]
+
+
+def test_a_valley_the_resamples_do_not_reproduce_is_one_peak() -> None:
+    """Two barely resolved populations (2.5 SD apart, 60:40): most resamples miss the valley; flagged as one peak."""
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(0.45, 0.06, 3000), rng.normal(0.6, 0.06, 2000)])
+    record = density_valley(values)
+    assert record["single_peak"] and record["valley_support"] < 0.95 and "threshold_ci" not in record
+    found = gate_confidence({"method": "threshold", "resolved": {"method": "valley", **record}})
+    assert found[2] == "low_confidence" and "bootstrap resamples" in found[3]
+    assert density_valley(np.concatenate([rng.normal(0.2, 0.05, 3500), rng.normal(0.7, 0.05, 1500)]))[
+        "valley_support"] == 1.0  # two resolved populations: every resample finds the valley again
+
+
+def test_noise_bumps_of_one_population_are_not_a_valley() -> None:
+    """One log-normal population (every event positive) on a log-like scale: the cut goes below it, keeping it."""
+    rng = np.random.default_rng(3)
+    values = np.log10(rng.lognormal(np.log(3000), 0.35, 800)) / 4.5
+    record = density_valley(values, keep="above")
+    assert record["single_peak"]
+    assert np.mean(values >= record["threshold"]) > 0.99
 
 
 def test_a_valley_record_without_an_interval_keeps_its_depth() -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from flowutils import gating_c as fu_gating_c
 from scipy import stats
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import distance_transform_edt, gaussian_filter1d
 from scipy.signal import find_peaks
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
@@ -46,6 +46,8 @@ LOW_CONFIDENCE = 0.8
 _BOOTSTRAP = 4
 #: Bootstrap resamples of a density-valley cut's histogram for its 95% interval.
 VALLEY_BOOTSTRAP = 200
+#: A density valley must be found again in this share of those resamples, else the density is one peak.
+VALLEY_SUPPORT = 0.95
 
 
 def _subsample(points: np.ndarray, limit: int = MAX_FIT_EVENTS) -> np.ndarray:
@@ -161,6 +163,54 @@ def _posterior(gmm: GaussianMixture, chosen: list[int], points: np.ndarray) -> n
     return np.divide(dens[:, chosen].sum(axis=1), total, out=np.zeros(len(points)), where=total > 0)
 
 
+def _deepest(gmm: GaussianMixture, chosen: list[int], owned_points: np.ndarray, cells: int = 128) -> np.ndarray:
+    """The point deepest inside the region the target owns: the centre of its largest inscribed disc.
+
+    The region (:func:`_inside`) is rasterised on a square grid over the owned
+    events (padded by one cell, standardised units) and the cell furthest from
+    any cell outside it is taken (Euclidean distance transform, Maurer et al.,
+    IEEE TPAMI 2003;25:265): the "pole of inaccessibility" of the region, from
+    which rays reach its whole boundary for any convex or star-shaped region.
+    A component's mean is not such a point: when another component dominates
+    the posterior there, the mean lies outside the region it owns.
+    """
+    lo, hi = owned_points.min(axis=0), owned_points.max(axis=0)
+    step = float(max(np.max(hi - lo), 1e-6)) / (cells - 1)
+    lo = lo - step
+    n = np.ceil((hi + step - lo) / step).astype(int) + 1
+    gx, gy = lo[0] + step * np.arange(n[0]), lo[1] + step * np.arange(n[1])
+    grid = np.stack(np.meshgrid(gx, gy, indexing="ij"), axis=-1).reshape(-1, 2)
+    inside = _inside(gmm, chosen, grid).reshape(n[0], n[1])
+    if not inside.any():
+        return np.median(owned_points, axis=0)
+    depth = distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]  # outside the grid counts as outside the region
+    i, j = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return np.array([gx[i], gy[j]])
+
+
+def _traced(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, owned: np.ndarray,
+            reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """The polygon of the target's region that best matches the events it owns, and the events it holds.
+
+    The region is traced (:func:`_polygon`) from each chosen component's mean
+    and from the region's deepest point (:func:`_deepest`); the polygon kept
+    is the one whose events differ from the owned events the least (the
+    first on a tie). A trace started where another component dominates the
+    posterior collapses to a point; one started deep inside the owned region
+    draws it.
+    """
+    origins = [gmm.means_[j] for j in chosen] + ([_deepest(gmm, chosen, z[owned])] if owned.any() else [])
+    best: tuple[int, np.ndarray, np.ndarray] | None = None
+    for origin in origins:
+        polygon = _polygon(gmm, chosen, origin, reach)
+        drawn = np.bitwise_and(fu_gating_c.points_in_polygon(polygon, len(polygon), z, len(z)), 1).astype(bool)
+        misses = int(np.count_nonzero(drawn != owned))
+        if best is None or misses < best[0]:
+            best = (misses, polygon, drawn)
+    assert best is not None
+    return best[1], best[2]
+
+
 def _polygon(gmm: GaussianMixture, chosen: list[int], origin: np.ndarray, reach: float) -> np.ndarray:
     """Trace the boundary of the target's region along rays from ``origin`` (standardised units)."""
     angles = np.linspace(0.0, 2 * np.pi, _RAYS, endpoint=False)
@@ -226,8 +276,7 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
         except _Untrusted as exc:
             return _threshold_fallback(points, select, str(exc))
         reach = float(np.abs(z).max()) * 1.5 + 1.0
-        polygon = _polygon(gmm, chosen, gmm.means_[chosen[0]], reach)
-        drawn = np.bitwise_and(fu_gating_c.points_in_polygon(polygon, len(polygon), z, len(z)), 1).astype(bool)
+        polygon, drawn = _traced(gmm, chosen, z, owned, reach)
         confidence = cluster_confidence(gmm, chosen, z, direction, median, min_weight, max_fraction, drawn=drawn)
     vertices = polygon * spread + centre
     return {
@@ -321,6 +370,12 @@ def _threshold_fallback(points: np.ndarray, select: str | dict[str, str], why: s
             continue
         keep = "above" if select[key] == "high" else "below"
         record = density_valley(points[:, axis], keep=keep)
+        if record.get("single_peak"):
+            # No (reproduced) valley on this axis: the mixture found no component on the rule's side, so the
+            # lone peak is the parent's bulk the rule's population departs from, not that population; cut
+            # beyond it on the rule's side (beyond_peak), instead of keeping the peak.
+            record = {**beyond_peak(points[:, axis], keep=keep), "single_peak": True,
+                      **({"valley_support": record["valley_support"]} if "valley_support" in record else {})}
         if "threshold_ci" in record:
             low, high = record["threshold_ci"]
             record["ci_share"] = round(float(np.mean((points[:, axis] >= low) & (points[:, axis] <= high))), 6)
@@ -332,7 +387,7 @@ def _threshold_fallback(points: np.ndarray, select: str | dict[str, str], why: s
             inside &= points[:, axis] >= lo
         if hi is not None:
             inside &= points[:, axis] <= hi
-    confidence = min(valley_confidence(r)["confidence"] for r in records.values())
+    confidence = min(0.5 if r.get("single_peak") else valley_confidence(r)["confidence"] for r in records.values())
     return {"shape": "rectangle", "bounds": bounds, "fraction": float(inside.mean()), "thresholds": records,
             "fallback": why, "confidence": confidence, "flag": "fallback",
             "reason": f"mixture not trusted ({why}): density-valley thresholds used"}
@@ -351,7 +406,8 @@ def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
     and a cut that moves between two bumps of one population with another
     draw of the events is not, however deep its valley.
 
-    A single peak (the cut placed ``width`` SDs beyond it) is judged by
+    A single peak (the cut placed ``width`` SDs beyond it; also a valley
+    that under 95% of bootstrap resamples reproduce, :func:`density_valley`) is judged by
     where it lies against an unstained event (data value 0, ``zero`` on the
     gating scale; :func:`single_peak_confidence`). Without ``zero`` it gets
     0.5: the population kept is assumed, not seen. A record without an
@@ -361,10 +417,13 @@ def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
     from ..qc import FREQUENCY_TOLERANCE_PP, sampling_confidence
 
     if record.get("single_peak"):
+        unseen = (f"a valley found in only {100 * float(record['valley_support']):.0f}% of bootstrap resamples "
+                  f"taken as noise; " if "valley_support" in record else "")
         if record.get("zero") is None:
-            return {"confidence": 0.5, "reason": "one density peak: cut placed beyond it, no valley seen"}
-        return single_peak_confidence(record["peaks"][0], float(record["spread"]), float(record["zero"]),
-                                      str(record.get("keep", "above")), float(record.get("width", 4.0)))
+            return {"confidence": 0.5, "reason": f"{unseen}one density peak: cut placed beyond it, no valley seen"}
+        found = single_peak_confidence(record["peaks"][0], float(record["spread"]), float(record["zero"]),
+                                       str(record.get("keep", "above")), float(record.get("width", 4.0)))
+        return {**found, "reason": unseen + found["reason"]}
     depth = 1.0 - float(record.get("valley_depth_ratio", record.get("valley_density", 1.0)))
     if "ci_share" in record:
         share = float(record["ci_share"])
@@ -488,24 +547,44 @@ def _one_peak_cut(centres: np.ndarray, counts: np.ndarray, smooth: float, keep: 
     return mode - width * spread if keep == "above" else mode + width * spread
 
 
-def valley_interval(counts: np.ndarray, centres: np.ndarray, *, smooth: float, distance: int, keep: str,
-                    width: float, resamples: int = VALLEY_BOOTSTRAP) -> list[float]:
-    """Bootstrap 95% percentile interval of a density-valley cut (Efron & Tibshirani 1993, ch. 13).
+def _valley_resamples(counts: np.ndarray, centres: np.ndarray, *, smooth: float, distance: int, keep: str,
+                      width: float, found: tuple[np.ndarray, int] | None,
+                      resamples: int = VALLEY_BOOTSTRAP) -> tuple[list[float], float]:
+    """The cut found again in bootstrap resamples of the histogram, and the share that reproduce the valley.
 
     Each resample redraws the parent's events with replacement; for a cut
     read from a histogram on fixed bins that is a multinomial draw of the
     bin counts (Efron 1979), so no event is touched. The cut is found again
     in each: the valley between the two most prominent peaks, or the
     one-peak cut where a resample shows one peak (the cut could land there).
+    A resample *reproduces* the valley ``found`` when it shows two peaks, one
+    on each side of the valley, and its own valley lies between the two
+    peaks of ``found``: the same two populations separated at the same place.
     """
     rng = np.random.default_rng(_SEED)
     n = int(counts.sum())
     p = counts / max(n, 1)
-    cuts = []
+    cuts, same = [], 0
     for _ in range(resamples):
         again = rng.multinomial(n, p)
-        found = _two_peaks(again, smooth, distance)
-        cuts.append(float(centres[found[1]]) if found else _one_peak_cut(centres, again, smooth, keep, width))
+        other = _two_peaks(again, smooth, distance)
+        cuts.append(float(centres[other[1]]) if other else _one_peak_cut(centres, again, smooth, keep, width))
+        if found is not None and other is not None:
+            (a, b), cut = found
+            (a2, b2), cut2 = other
+            same += int(a2 < cut < b2 and a < cut2 < b)
+    return cuts, same / resamples
+
+
+def valley_interval(counts: np.ndarray, centres: np.ndarray, *, smooth: float, distance: int, keep: str,
+                    width: float, resamples: int = VALLEY_BOOTSTRAP) -> list[float]:
+    """Bootstrap 95% percentile interval of a density-valley cut (Efron & Tibshirani 1993, ch. 13).
+
+    The cut is found again in each of ``resamples`` multinomial redraws of
+    the histogram (:func:`_valley_resamples`).
+    """
+    cuts, _ = _valley_resamples(counts, centres, smooth=smooth, distance=distance, keep=keep, width=width,
+                                found=None, resamples=resamples)
     low, high = np.percentile(cuts, [2.5, 97.5])
     return [float(low), float(high)]
 
@@ -519,8 +598,19 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
     population kept, and the cut is placed ``width`` SDs beyond it on the
     other side (``keep="above"``: below the peak); the SD comes from the
     peak's far half, which the excluded events do not reach. A valley cut
-    also gets ``threshold_ci``, its bootstrap 95% interval
-    (:func:`valley_interval`), for its confidence (:func:`valley_confidence`).
+    also gets ``threshold_ci``, its bootstrap 95% interval, for its
+    confidence (:func:`valley_confidence`).
+
+    A valley counts only when it is a feature of the population, not of
+    this draw of its events: at least :data:`VALLEY_SUPPORT` (95%) of the
+    bootstrap resamples of the histogram must show it again (two peaks on
+    either side of it, their valley between the original peaks;
+    :func:`_valley_resamples`). That share is the bootstrap confidence level
+    of the feature (Efron, Halloran & Holmes, PNAS 1996;93:13429), the
+    resampling check of a density's modes (Chaudhuri & Marron, JASA
+    1999;94:807; Minnotte, Ann Stat 1997;25:1646). A valley fewer resamples
+    reproduce lies between noise bumps of one population: the density is
+    taken as one peak (``single_peak``, with ``valley_support`` recorded).
 
     Parameters
     ----------
@@ -549,18 +639,25 @@ def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[fl
     centres = (edges[:-1] + edges[1:]) / 2
     distance = max(1, int(separation / ((hi - lo) / bins)))
     found = _two_peaks(counts, smooth, distance)
-    if found is None:
+    support = None
+    if found is not None:
+        cuts, support = _valley_resamples(counts, centres, smooth=smooth, distance=distance, keep=keep,
+                                          width=width, found=found)
+    if found is None or support < VALLEY_SUPPORT:
         mode = float(centres[int(np.argmax(density))])
         far = v[v > mode] - mode if keep == "above" else mode - v[v < mode]
         spread = float(np.sqrt(np.mean(far**2))) if len(far) else 0.0
         cut = mode - width * spread if keep == "above" else mode + width * spread
-        return {"threshold": cut, "peaks": [mode], "single_peak": True, "spread": spread, "width": width}
+        record = {"threshold": cut, "peaks": [mode], "single_peak": True, "spread": spread, "width": width}
+        if support is not None:
+            record["valley_support"] = round(float(support), 4)
+        return record
     top, i = found
+    low, high = np.percentile(cuts, [2.5, 97.5])
     return {"threshold": float(centres[i]), "peaks": [float(centres[p]) for p in top],
             "valley_density": float(density[i] / density.max()),
             "valley_depth_ratio": float(density[i] / max(min(density[top[0]], density[top[1]]), 1e-12)),
-            "threshold_ci": valley_interval(counts, centres, smooth=smooth, distance=distance, keep=keep,
-                                            width=width)}
+            "valley_support": round(float(support), 4), "threshold_ci": [float(low), float(high)]}
 
 
 def beyond_peak(values: np.ndarray, *, keep: str = "above", width: float = 3.0) -> dict[str, Any]:
