@@ -107,6 +107,21 @@ def test_a_valley_the_resamples_do_not_reproduce_is_one_peak() -> None:
         "valley_support"] == 1.0  # two resolved populations: every resample finds the valley again
 
 
+def test_a_valley_is_reproduced_whatever_the_resamples_two_most_prominent_peaks() -> None:
+    """HLA-DR on Lin- cells: a dim negative population, and a bright one with a dimmer shoulder (pDC below cDC).
+
+    In some resamples the shoulder outranks the negative peak, so the two most
+    prominent peaks are both bright; the empty valley below them is still there
+    and must count (a 'one peak' cut there dropped the shoulder: pDC 3 points low).
+    """
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0.13, 0.06, 300), rng.normal(0.60, 0.03, 300), rng.normal(0.72, 0.035, 800)])
+    record = density_valley(values, keep="above")
+    assert not record.get("single_peak") and record["valley_support"] >= 0.95
+    assert 0.25 < record["threshold"] < 0.45
+    assert np.mean(values >= record["threshold"]) == pytest.approx(1100 / 1400, abs=0.005)
+
+
 def test_noise_bumps_of_one_population_are_not_a_valley() -> None:
     """One log-normal population (every event positive) on a log-like scale: the cut goes below it, keeping it."""
     rng = np.random.default_rng(3)

@@ -525,15 +525,24 @@ def _mode(values: np.ndarray, bins: int = 256) -> float:
     return float((edges[i] + edges[i + 1]) / 2)
 
 
-def _two_peaks(counts: np.ndarray, smooth: float, distance: int) -> tuple[np.ndarray, int] | None:
-    """The two most prominent peaks of a smoothed histogram and the lowest bin between them (None: one peak)."""
+def _peaks(counts: np.ndarray, smooth: float, distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A histogram's smoothed density, its peaks (bins) and their prominences."""
     density = gaussian_filter1d(counts.astype(float), smooth)
     padded = np.concatenate([[0.0], density, [0.0]])
     peaks, props = find_peaks(padded, prominence=0.01 * density.max(), distance=distance)
-    peaks = peaks - 1
+    return density, peaks - 1, props["prominences"]
+
+
+def _two_peaks(counts: np.ndarray, smooth: float, distance: int) -> tuple[np.ndarray, int] | None:
+    """The two most prominent peaks of a smoothed histogram and the lowest bin between them (None: one peak)."""
+    return _top_two(*_peaks(counts, smooth, distance))
+
+
+def _top_two(density: np.ndarray, peaks: np.ndarray, prominences: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The two most prominent of ``peaks`` and the lowest bin of ``density`` between them (None: one peak)."""
     if len(peaks) < 2:
         return None
-    top = np.sort(peaks[np.argsort(props["prominences"])[-2:]])
+    top = np.sort(peaks[np.argsort(prominences)[-2:]])
     return top, int(top[0] + np.argmin(density[top[0]:top[1] + 1]))
 
 
@@ -557,9 +566,13 @@ def _valley_resamples(counts: np.ndarray, centres: np.ndarray, *, smooth: float,
     bin counts (Efron 1979), so no event is touched. The cut is found again
     in each: the valley between the two most prominent peaks, or the
     one-peak cut where a resample shows one peak (the cut could land there).
-    A resample *reproduces* the valley ``found`` when it shows two peaks, one
-    on each side of the valley, and its own valley lies between the two
-    peaks of ``found``: the same two populations separated at the same place.
+    A resample *reproduces* the valley ``found`` when it shows a peak on
+    each side of the valley and the lowest bin between the two nearest of
+    them lies between the two peaks of ``found``: the same two populations
+    separated at the same place. Whether those two peaks are also the
+    resample's two most prominent does not matter: a third population
+    whose bump outranks one of them in some draws (a dim shoulder of the
+    bright population, say) leaves the valley where it was.
     """
     rng = np.random.default_rng(_SEED)
     n = int(counts.sum())
@@ -567,12 +580,16 @@ def _valley_resamples(counts: np.ndarray, centres: np.ndarray, *, smooth: float,
     cuts, same = [], 0
     for _ in range(resamples):
         again = rng.multinomial(n, p)
-        other = _two_peaks(again, smooth, distance)
+        density, peaks, prominences = _peaks(again, smooth, distance)
+        other = _top_two(density, peaks, prominences)
         cuts.append(float(centres[other[1]]) if other else _one_peak_cut(centres, again, smooth, keep, width))
-        if found is not None and other is not None:
+        if found is not None:
             (a, b), cut = found
-            (a2, b2), cut2 = other
-            same += int(a2 < cut < b2 and a < cut2 < b)
+            left, right = peaks[peaks < cut], peaks[peaks > cut]
+            if len(left) and len(right):
+                a2, b2 = int(left.max()), int(right.min())
+                cut2 = a2 + int(np.argmin(density[a2:b2 + 1]))
+                same += int(a < cut2 < b)
     return cuts, same / resamples
 
 
