@@ -222,11 +222,15 @@ def test_review_flags_catch_the_badly_gated_samples(simulate_run, simulate_low_e
     """>= 90% of the samples with a frequency > 2 pp from the truth carry a review flag (issue 16).
 
     On ``msclab simulate`` with the B-cell and NK panels (planted hard cases). At 20,000 events
-    per file no sample is more than 2 pp off since the lymphocyte gate has a mixture component
-    for monocytes (docs/protocols.md), so the recall is measured at 5,000 events, where small
-    controls and sparse populations make badly gated samples (14 of 96 when measured, 13 caught).
+    per file almost no sample is more than 2 pp off since the lymphocyte gate has a mixture component
+    for monocytes (docs/protocols.md): only one ``Breg CD24hi CD38hi`` mixture gate (2.04 pp; that
+    population has had a truth row since the mixture polygon fix), and it must be flagged. So the
+    recall is measured at 5,000 events, where small controls and sparse populations make badly gated
+    samples (15 of 96 when measured, 14 caught).
     """
-    assert flag_figures(_truth_rows(simulate_run, "simulate"), simulate_run[1])["bad"] == 0
+    full = flag_figures(_truth_rows(simulate_run, "simulate"), simulate_run[1])
+    print("simulate, 20,000 events", full)
+    assert full["bad"] <= 1 and full["caught"] == full["bad"], full
     figures = flag_figures(_truth_rows(simulate_low_events_run, "simulate"), simulate_low_events_run[1])
     print("simulate, 5,000 events", figures)
     assert figures["bad"] > 0, figures  # the low-event samples are there to be caught
