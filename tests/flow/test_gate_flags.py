@@ -1,4 +1,4 @@
-"""The gate_qc.csv flags: control thresholds judged by their sampling error, and the flag vocabulary (issue 16)."""
+"""The gate_qc.csv flags: gates judged by how far they can move the frequency; the flag vocabulary (issue 16)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from msclab.flow.protocols.resolvers import percentile_threshold
+from msclab.flow.protocols.resolvers import cluster_gate, density_valley, percentile_threshold, valley_confidence
 from msclab.flow.qc import GATE_FLAGS, REVIEW_FLAGS, control_confidence, gate_confidence, sampling_confidence
 
 
@@ -34,6 +34,10 @@ def test_sampling_confidence_is_the_normal_probability_of_staying_within_2_pp() 
     # a band of 2 x 1.96 x 2 pp is a standard error of 2 pp: P(|error| < 2 pp) = P(|Z| < 1)
     assert sampling_confidence(2 * z95 * 0.02) == pytest.approx(stats.norm.cdf(1) - stats.norm.cdf(-1), abs=1e-9)
     assert sampling_confidence(0.02) > 0.99 > sampling_confidence(0.10)
+    # a known offset shifts the error: 3 pp off with a 1 pp standard error is P(-5 < Z < -1)
+    band = 2 * z95 * 0.01
+    assert sampling_confidence(band, -0.03) == pytest.approx(stats.norm.cdf(-1) - stats.norm.cdf(-5), abs=1e-9)
+    assert sampling_confidence(0.0, 0.01) == 1.0 and sampling_confidence(0.0, 0.05) == 0.0
 
 
 def _control(share: float, n: int = 1500) -> dict:
@@ -63,3 +67,112 @@ def test_a_control_fallback_is_informative_unless_its_own_gate_is_weak() -> None
 def test_the_flag_vocabulary() -> None:
     assert list(GATE_FLAGS) == ["fallback", "low_confidence", "control_fallback", "skipped"]
     assert set(REVIEW_FLAGS) == {"fallback", "low_confidence"} and set(REVIEW_FLAGS) <= set(GATE_FLAGS)
+
+
+# --- Valley and mixture gates judged by what they can move, as a share of the parent (issue 16) ----------
+def _valley(low: float, high: float, sd: float, positive: float, n: int = 5000, seed: int = 1) -> dict:
+    """A density-valley cut on two normal populations, with the share of the parent inside its interval."""
+    rng = np.random.default_rng(seed)
+    k = int(positive * n)
+    values = np.concatenate([rng.normal(low, sd, n - k), rng.normal(high, sd, k)])
+    record = density_valley(values)
+    lo, hi = record["threshold_ci"]
+    return {**record, "ci_share": float(np.mean((values >= lo) & (values <= hi)))}
+
+
+def test_a_valley_cut_is_judged_by_the_parent_events_its_interval_holds() -> None:
+    """Not by the valley's depth: a shallow valley whose cut stays put is trusted, a wandering cut is not."""
+    deep = _valley(0.2, 0.7, 0.05, 0.3)
+    assert deep["threshold_ci"][0] <= deep["threshold"] <= deep["threshold_ci"][1]
+    assert valley_confidence(deep)["confidence"] == 1.0
+    steady = _valley(0.4, 0.6, 0.055, 0.5)  # depth about 0.6 (flagged by depth), the cut moves over < 5% of events
+    assert steady["valley_depth_ratio"] > 0.3 and steady["ci_share"] < 0.05
+    assert valley_confidence(steady)["confidence"] > 0.95
+    wandering = {**deep, "ci_share": 0.4}  # an interval over 40% of the parent: the cut can land anywhere there
+    found = gate_confidence({"method": "threshold", "resolved": {"method": "valley", **wandering}})
+    assert found[2] == "low_confidence"
+    assert found[1] == pytest.approx(sampling_confidence(wandering["ci_share"]), abs=1e-4)
+    assert "bootstrap interval holds" in found[3]
+
+
+def test_a_valley_the_resamples_do_not_reproduce_is_one_peak() -> None:
+    """Two barely resolved populations (2.5 SD apart, 60:40): most resamples miss the valley; flagged as one peak."""
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(0.45, 0.06, 3000), rng.normal(0.6, 0.06, 2000)])
+    record = density_valley(values)
+    assert record["single_peak"] and record["valley_support"] < 0.95 and "threshold_ci" not in record
+    found = gate_confidence({"method": "threshold", "resolved": {"method": "valley", **record}})
+    assert found[2] == "low_confidence" and "bootstrap resamples" in found[3]
+    assert density_valley(np.concatenate([rng.normal(0.2, 0.05, 3500), rng.normal(0.7, 0.05, 1500)]))[
+        "valley_support"] == 1.0  # two resolved populations: every resample finds the valley again
+
+
+def test_a_valley_is_reproduced_whatever_the_resamples_two_most_prominent_peaks() -> None:
+    """HLA-DR on Lin- cells: a dim negative population, and a bright one with a dimmer shoulder (pDC below cDC).
+
+    In some resamples the shoulder outranks the negative peak, so the two most
+    prominent peaks are both bright; the empty valley below them is still there
+    and must count (a 'one peak' cut there dropped the shoulder: pDC 3 points low).
+    """
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0.13, 0.06, 300), rng.normal(0.60, 0.03, 300), rng.normal(0.72, 0.035, 800)])
+    record = density_valley(values, keep="above")
+    assert not record.get("single_peak") and record["valley_support"] >= 0.95
+    assert 0.25 < record["threshold"] < 0.45
+    assert np.mean(values >= record["threshold"]) == pytest.approx(1100 / 1400, abs=0.005)
+
+
+def test_noise_bumps_of_one_population_are_not_a_valley() -> None:
+    """One log-normal population (every event positive) on a log-like scale: the cut goes below it, keeping it."""
+    rng = np.random.default_rng(3)
+    values = np.log10(rng.lognormal(np.log(3000), 0.35, 800)) / 4.5
+    record = density_valley(values, keep="above")
+    assert record["single_peak"]
+    assert np.mean(values >= record["threshold"]) > 0.99
+
+
+def test_a_valley_record_without_an_interval_keeps_its_depth() -> None:
+    old = {"method": "threshold", "resolved": {"method": "valley", "valley_depth_ratio": 0.3}}
+    assert gate_confidence(old)[1] == pytest.approx(0.7) and gate_confidence(old)[2] == "low_confidence"
+
+
+def _mixture(offset: float, sd: float, share: float, n: int = 8000) -> dict:
+    rng = np.random.default_rng(1)
+    k = int(share * n)
+    points = np.vstack([rng.normal(0.0, 0.6, (n - k, 2)), rng.normal(offset, sd, (k, 2))])
+    return cluster_gate(points[:, 0], points[:, 1], components=2, select={"x": "high", "y": "high"},
+                        min_weight=0.01)
+
+
+def test_a_small_population_with_a_soft_boundary_is_judged_by_its_share_of_the_parent() -> None:
+    """A 5% population misassigns over a fifth of its own events, about 1% of the parent: trusted.
+
+    Two overlapping populations of 60% and 40% misassign about 9% of the parent: flagged.
+    """
+    small = _mixture(1.4, 0.8, 0.06)
+    per_event = small["misassigned_share"] / small["fraction"]
+    assert per_event > 0.2 and small["misassigned_share"] < 0.02  # 1 - per_event was the old separation, < 0.8
+    assert small["separation"] == pytest.approx(sampling_confidence(small["misassigned_share"]), abs=1e-4)
+    assert small["confidence"] > 0.9
+    assert abs(small["drawn_offset"]) < 0.005  # the polygon drawn keeps the events the mixture owns
+    overlapping = _mixture(1.2, 0.8, 0.4)
+    assert overlapping["misassigned_share"] > 0.07 and overlapping["separation"] < 0.8
+    assert gate_confidence({"method": "cluster", "resolved": overlapping})[2] == "low_confidence"
+
+
+def test_a_polygon_that_misses_the_mixture_population_is_not_trusted() -> None:
+    """The frequency counts the polygon drawn: the events it keeps beyond (or short of) the mixture's are an offset."""
+    from msclab.flow.protocols import resolvers
+
+    rng = np.random.default_rng(2)
+    points = np.vstack([rng.normal(0.0, 0.6, (7600, 2)), rng.normal(2.5, 0.4, (400, 2))])
+    z = (points - points.mean(axis=0)) / points.std(axis=0)
+    gmm = resolvers.GaussianMixture(n_components=2, covariance_type="full", random_state=0).fit(z)
+    chosen = [int(np.argmax(gmm.means_.sum(axis=1)))]
+    owned = resolvers._inside(gmm, chosen, z)
+    args = (gmm, chosen, z, np.array([1.0, 1.0]), np.median(z, axis=0), 0.01, 1.0)
+    right = resolvers.cluster_confidence(*args, drawn=owned)
+    missed = resolvers.cluster_confidence(*args, drawn=np.zeros(len(z), dtype=bool))  # a collapsed polygon
+    assert right["drawn_offset"] == 0 and right["confidence"] > 0.95
+    assert missed["drawn_offset"] == pytest.approx(-owned.mean(), abs=1e-6) and owned.mean() > 0.04
+    assert missed["separation"] < 0.1 and "its polygon keeps 0.0%" in missed["reason"]

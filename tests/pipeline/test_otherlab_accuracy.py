@@ -178,10 +178,6 @@ def test_no_sample_fails_for_an_optional_marker(tmp_path: Path, missing: str) ->
 # --- Flags that find the bad gates (issue 16, item 4) ---------------------------------------------
 #: A sample x panel is badly gated when a reported frequency is this far from the truth (percentage points).
 BAD_PP = 2.0
-_FLAGS_PENDING = ("measured: 17.7% of the simulate study's and 15.6% of the other lab's samples flagged, with no "
-                  "sample more than 2 pp off in either; the flags left are gates of genuinely poor separation "
-                  "(simulate: Breg CD24hi CD38hi mixture in 10 B-cell samples, separation 0.0-0.4; other lab: the "
-                  "NKG2D+ valley that replaces its missing control, depth < 0.8 in 10 NK samples; issue 16, open)")
 
 
 def flag_figures(truth: pd.DataFrame, result) -> dict[str, float]:
@@ -226,11 +222,15 @@ def test_review_flags_catch_the_badly_gated_samples(simulate_run, simulate_low_e
     """>= 90% of the samples with a frequency > 2 pp from the truth carry a review flag (issue 16).
 
     On ``msclab simulate`` with the B-cell and NK panels (planted hard cases). At 20,000 events
-    per file no sample is more than 2 pp off since the lymphocyte gate has a mixture component
-    for monocytes (docs/protocols.md), so the recall is measured at 5,000 events, where small
-    controls and sparse populations make badly gated samples (16 of 96 when measured, all caught).
+    per file almost no sample is more than 2 pp off since the lymphocyte gate has a mixture component
+    for monocytes (docs/protocols.md): only one ``Breg CD24hi CD38hi`` mixture gate (2.04 pp; that
+    population has had a truth row since the mixture polygon fix), and it must be flagged. So the
+    recall is measured at 5,000 events, where small controls and sparse populations make badly gated
+    samples (15 of 96 when measured, 14 caught).
     """
-    assert flag_figures(_truth_rows(simulate_run, "simulate"), simulate_run[1])["bad"] == 0
+    full = flag_figures(_truth_rows(simulate_run, "simulate"), simulate_run[1])
+    print("simulate, 20,000 events", full)
+    assert full["bad"] <= 1 and full["caught"] == full["bad"], full
     figures = flag_figures(_truth_rows(simulate_low_events_run, "simulate"), simulate_low_events_run[1])
     print("simulate, 5,000 events", figures)
     assert figures["bad"] > 0, figures  # the low-event samples are there to be caught
@@ -238,10 +238,15 @@ def test_review_flags_catch_the_badly_gated_samples(simulate_run, simulate_low_e
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=_FLAGS_PENDING)
 @pytest.mark.parametrize("kind", ["simulate", "otherlab"])
 def test_review_flags_are_few(kind, request) -> None:
-    """At most 15% of all samples are flagged (issue 16), at 20,000 events per file."""
+    """At most 15% of all samples are flagged (issue 16), at 20,000 events per file.
+
+    Measured: 14 of 96 (14.6%) of the simulate study, all B-cell, NK and Th-ICS gates (8 of them the
+    ``Breg CD24hi CD38hi`` mixture, whose polygons now keep what the mixture owns: 23 of 24 Bregs within
+    2 pp of the planted CD24hi CD38hi share); 6 of 96 (6.3%) of the other lab's study, whose NKG2D+
+    valley no longer splits its one NKG2D+ population (a valley the resamples do not reproduce is one peak).
+    """
     run = request.getfixturevalue(f"{kind}_run")
     figures = flag_figures(_truth_rows(run, kind), run[1])
     print(kind, figures)

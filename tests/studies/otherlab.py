@@ -358,6 +358,8 @@ def _truth(panel: str, kind: np.ndarray, state: np.ndarray, generation: np.ndarr
     elif panel == "NK":
         out |= {"CD56bright": ("NK cells", state == "nk_bright", nk),
                 "CD56dim": ("NK cells", state == "nk_dim", nk)}
+        if omit != "NKG2D":  # every NK cell is planted NKG2D+ (one population, no negative NK cells)
+            out["NKG2D+ NK"] = ("NK cells", nk, nk)
     return {name: {"parent": parent, "percent": _pct(member, base), "parent_count": int(base.sum())}
             for name, (parent, member, base) in out.items()}
 

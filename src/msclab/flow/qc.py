@@ -117,10 +117,13 @@ REVIEW_FLAGS = ("fallback", "low_confidence")
 def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | None:
     """Return ``(method, confidence, flag, reason)`` of one resolved gate, or None for a fixed gate.
 
-    - ``cluster``: the smaller of the mixture's separation and its
-      bootstrap stability (:func:`~msclab.flow.protocols.resolvers.cluster_confidence`);
+    - ``cluster``: the smaller of the mixture's separation (the chance that the events it
+      cannot place, as a share of the parent, leave the frequency within
+      :data:`FREQUENCY_TOLERANCE_PP`) and its bootstrap stability
+      (:func:`~msclab.flow.protocols.resolvers.cluster_confidence`);
       ``fallback`` when the mixture was replaced by density-valley thresholds.
-    - ``threshold`` / ``quadrant``: a valley's depth below the lower peak
+    - ``threshold`` / ``quadrant``: a valley cut by how far its bootstrap 95%
+      interval can move the sample's frequency
       (:func:`~msclab.flow.protocols.resolvers.valley_confidence`); a control
       threshold's by how far the sampling error of its percentile moves the
       sample's frequency (:func:`control_confidence`); a cut beyond a
@@ -175,15 +178,21 @@ FREQUENCY_TOLERANCE_PP = 2.0
 _Z95 = float(stats.norm.ppf(0.975))
 
 
-def sampling_confidence(band: float) -> float:
+def sampling_confidence(band: float, offset: float = 0.0) -> float:
     """Probability that a frequency stays within :data:`FREQUENCY_TOLERANCE_PP` of its value, from a 95% band.
 
     ``band`` is the share of the parent (0-1) a cut can move across within its 95%
     confidence interval; the frequency's standard error is then ``100 band / (2 x 1.96)``
     percentage points and, with a normal error, ``P(|error| < 2 pp) = 2 Phi(2 / se) - 1``.
+    ``offset`` (a share of the parent, signed) is a known error added to it, e.g. the events a
+    drawn gate keeps beyond those its model assigns: ``P(|offset + error| < 2 pp)``.
     """
     se = 100.0 * max(band, 0.0) / (2.0 * _Z95)
-    return 1.0 if se == 0 else float(2.0 * stats.norm.cdf(FREQUENCY_TOLERANCE_PP / se) - 1.0)
+    shift = 100.0 * offset
+    if se == 0:
+        return float(abs(shift) < FREQUENCY_TOLERANCE_PP)
+    return float(stats.norm.cdf((FREQUENCY_TOLERANCE_PP - shift) / se)
+                 - stats.norm.cdf((-FREQUENCY_TOLERANCE_PP - shift) / se))
 
 
 def control_confidence(resolved: Mapping[str, Any]) -> tuple[float, str]:

@@ -127,6 +127,9 @@ def _b_cells(f: Mapping[str, float], lab: _Labels) -> Rows:
         "CD27- B": ("B cells", cd27_neg, cd27_neg_cells, b),
         "Transitional B": ("CD27- B", f["b_transitional"] / cd27_neg, lab.of("b", "b_transitional"), cd27_neg_cells),
         "Plasmablasts": ("B cells", f["plasmablast"], lab.of("b", "plasmablast"), b),
+        # The CD24hi CD38hi (Breg phenotype) gate of all B cells: the transitional cells are the only
+        # planted CD24hi CD38hi state (memory B cells are CD24hi CD38lo, plasmablasts CD24lo CD38hi).
+        "Breg CD24hi CD38hi": ("B cells", f["b_transitional"], lab.of("b", "b_transitional"), b),
     }
 
 

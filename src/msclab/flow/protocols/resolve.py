@@ -476,7 +476,11 @@ class _Run:
         (values,) = self.pooled(members, parent, [marker])
         record = self._own_threshold(th.method, th, values, keep, self._zero(members[0], marker))
         for sid in members:
-            out[sid] = (record["threshold"], record)
+            if "ci_share" in record and len(members) > 1:  # a pooled valley's interval, judged on each sample's parent
+                (own,) = self.pooled([sid], parent, [marker])
+                out[sid] = (record["threshold"], {**record, "ci_share": _share_between(own, *record["threshold_ci"])})
+            else:
+                out[sid] = (record["threshold"], record)
         return out
 
     def _zero(self, sid: str, marker: str) -> float:
@@ -495,6 +499,9 @@ class _Run:
         else:
             record = resolvers.percentile_threshold(values, th.percentile)
         record["threshold"] += th.margin
+        if method == "valley" and "threshold_ci" in record:  # the cut's bootstrap interval and the parent inside it
+            record["threshold_ci"] = [b + th.margin for b in record["threshold_ci"]]
+            record["ci_share"] = _share_between(values, *record["threshold_ci"])
         return {"method": method, **record, "keep": keep, "zero": zero}
 
     def _control_threshold(self, th: Threshold, sid: str, marker: str, parent: str,
