@@ -298,7 +298,7 @@ def cluster_confidence(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, d
     """Return how far a mixture gate's population size can be trusted.
 
     - ``separation``: the probability that the frequency stays within
-      :data:`~msclab.flow.qc.FREQUENCY_TOLERANCE_PP` (2 points) of its value
+      :data:`~msclab.flow.protocols.confidence.FREQUENCY_TOLERANCE_PP` (2 points) of its value
       given the events the fitted model cannot place. Under the mixture an
       event belongs to the target with its posterior probability, so the
       population holds ``m_in`` (the summed 1 - posterior of the events it
@@ -308,7 +308,7 @@ def cluster_confidence(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, d
       *Finite Mixture Models*, 2000, §1.15). The frequency's error lies
       between ``-m_out`` and ``+m_in``: a band of ``(m_in + m_out) / n``
       of the parent, judged like a control threshold's interval
-      (:func:`~msclab.flow.qc.sampling_confidence`). A population of a few
+      (:func:`~msclab.flow.protocols.confidence.sampling_confidence`). A population of a few
       percent with a soft boundary is therefore trusted when the events it
       could gain or lose are a small share of the parent. ``drawn`` (the
       fitted events inside the polygon that is drawn, which is what the
@@ -325,7 +325,7 @@ def cluster_confidence(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, d
     ``confidence`` is the smaller of the two; below :data:`LOW_CONFIDENCE`
     the gate is flagged. ``misassigned_share`` is ``(m_in + m_out) / n``.
     """
-    from ..qc import FREQUENCY_TOLERANCE_PP, sampling_confidence
+    from .confidence import FREQUENCY_TOLERANCE_PP, sampling_confidence
 
     posterior = _posterior(gmm, chosen, z)
     owned = _inside(gmm, chosen, z)
@@ -400,7 +400,7 @@ def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
     holds ``ci_share`` of the gated parent's events: the frequency moves by
     up to that share if the cut sits anywhere in the interval. The confidence
     is the probability that the frequency stays within 2 percentage points
-    (:func:`~msclab.flow.qc.sampling_confidence`), as for a control
+    (:func:`~msclab.flow.protocols.confidence.sampling_confidence`), as for a control
     threshold (:func:`~msclab.flow.qc.control_confidence`). So a shallow
     valley whose cut stays where few of the parent's events lie is trusted,
     and a cut that moves between two bumps of one population with another
@@ -414,7 +414,7 @@ def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
     interval (written before it was kept) gets the valley's depth below the
     lower of its two peaks.
     """
-    from ..qc import FREQUENCY_TOLERANCE_PP, sampling_confidence
+    from .confidence import FREQUENCY_TOLERANCE_PP, sampling_confidence
 
     if record.get("single_peak"):
         unseen = (f"a valley found in only {100 * float(record['valley_support']):.0f}% of bootstrap resamples "
