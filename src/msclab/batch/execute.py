@@ -15,14 +15,13 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .plan import ExperimentPlan
-from .tasks import cached_assemble, import_task_modules, run_assay_task, run_assemble_task, run_flow_task
+from .tasks import cached_assemble, run_assay_task, run_assemble_task, run_flow_task
 
 if TYPE_CHECKING:
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
 
 def default_workers() -> int:
@@ -103,26 +102,23 @@ def _lost(task: Any, kind: str, exc: BaseException) -> dict[str, Any]:
                        "output": None, "stored": False, "computed": True} for s, sid, key in units]}
 
 
-@contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None, *, run_id: str = "batch"
-                ) -> Iterator[Client]:
-    """Connect to a Dask scheduler or start the embedded cluster, and warm its workers up.
-
-    Each worker at once imports what the tasks use (:func:`~msclab.batch.tasks.import_task_modules`,
-    about 3 s of a first task otherwise), while this process goes on planning the
-    run; the client and the embedded cluster are closed on exit.
+def run_dask(plans: Sequence[ExperimentPlan], *, workers: int | None = None, scheduler: str | None = None,
+             run_id: str = "batch") -> Iterator[dict[str, Any]]:
+    """Run every task on dask.distributed; yield each summary as it finishes.
 
     Parameters
     ----------
+    plans
+        The experiments' plans.
     workers
         Workers of an embedded cluster (:func:`local_cluster`); default
         :func:`default_workers`.
     scheduler
         Address of an existing Dask scheduler (``tcp://host:8786``) instead.
     run_id
-        Prefix of the warm-up task keys.
+        Prefix of the task keys (unique per run).
     """
-    from distributed import Client
+    from distributed import Client, as_completed
 
     if scheduler:
         cluster, client = None, Client(scheduler)
@@ -130,55 +126,33 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, *, run
         cluster = local_cluster(workers)
         client = Client(cluster)
     try:
-        # Kept referenced until the run ends: Dask forgets a task whose future is dropped.
-        warm = [client.submit(import_task_modules, key=f"{run_id}-warm-up-{i}", workers=[address],
-                              allow_other_workers=False, pure=False)
-                for i, address in enumerate(client.scheduler_info()["workers"])]
-        yield client
-        del warm
+        tasks: dict[Any, tuple[str, Any]] = {}
+        ready = []
+        for plan in plans:
+            if plan.done:
+                ready.append(cached_assemble(plan.assemble))
+                continue
+            deps = []
+            for i, task in enumerate(plan.flow):
+                future = client.submit(run_flow_task, task, key=f"{run_id}-flow-{plan.input.name}-{i}", pure=False)
+                tasks[future] = ("flow", task)
+                deps.append(future)
+            for i, task in enumerate(plan.assays):
+                future = client.submit(run_assay_task, task, key=f"{run_id}-assay-{plan.input.name}-{i}", pure=False)
+                tasks[future] = ("assay", task)
+                deps.append(future)
+            future = client.submit(run_assemble_task, plan.assemble, *deps, key=f"{run_id}-assemble-{plan.input.name}",
+                                   pure=False, priority=1)
+            tasks[future] = ("assemble", plan.assemble)
+        yield from ready
+        for future in as_completed(list(tasks)):
+            kind, task = tasks.pop(future)
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker fails its task's samples only
+                yield _lost(task, kind, exc)
+            future.release()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def run_dask(plans: Sequence[ExperimentPlan], client: Client, *, run_id: str = "batch") -> Iterator[dict[str, Any]]:
-    """Run every task on dask.distributed; yield each summary as it finishes.
-
-    Parameters
-    ----------
-    plans
-        The experiments' plans.
-    client
-        A client of the cluster (:func:`dask_client`).
-    run_id
-        Prefix of the task keys (unique per run).
-    """
-    from distributed import as_completed
-
-    tasks: dict[Any, tuple[str, Any]] = {}
-    ready = []
-    for plan in plans:
-        if plan.done:
-            ready.append(cached_assemble(plan.assemble))
-            continue
-        deps = []
-        for i, task in enumerate(plan.flow):
-            future = client.submit(run_flow_task, task, key=f"{run_id}-flow-{plan.input.name}-{i}", pure=False)
-            tasks[future] = ("flow", task)
-            deps.append(future)
-        for i, task in enumerate(plan.assays):
-            future = client.submit(run_assay_task, task, key=f"{run_id}-assay-{plan.input.name}-{i}", pure=False)
-            tasks[future] = ("assay", task)
-            deps.append(future)
-        future = client.submit(run_assemble_task, plan.assemble, *deps, key=f"{run_id}-assemble-{plan.input.name}",
-                               pure=False, priority=1)
-        tasks[future] = ("assemble", plan.assemble)
-    yield from ready
-    for future in as_completed(list(tasks)):
-        kind, task = tasks.pop(future)
-        try:
-            yield future.result()
-        except Exception as exc:  # noqa: BLE001 - a lost worker fails its task's samples only
-            yield _lost(task, kind, exc)
-        future.release()

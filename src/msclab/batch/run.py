@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from os import PathLike
@@ -17,7 +16,7 @@ from .._files import atomic_write
 from ..errors import MsclabError
 from ..pipeline import Settings
 from .cache import read_record
-from .execute import dask_client, default_workers, run_dask, run_serial
+from .execute import default_workers, run_dask, run_serial
 from .hashing import FileHashes
 from .inputs import resolve_inputs
 from .plan import CACHE, ExperimentPlan, plan_experiment
@@ -122,21 +121,19 @@ def run_batch(inputs: Sequence[str | PathLike[str]], out: str | PathLike[str], *
     registry = Registry(out / REGISTRY)
     registry.start_run(run_id, " ".join(sys.argv), __version__, mode, 0 if workers == 0 else workers or 0)
     result = BatchResult(run_id, out)
-    dask = bool(scheduler) or workers != 0
     try:
-        with dask_client(workers, scheduler, run_id=run_id) if dask else nullcontext() as client:
-            # The embedded cluster starts, and its workers import the analysis libraries, while this plans.
-            plans = _plan(items, out, settings, samples_per_task, registry, run_id, result)
-            cached = {p.input.name: _cached_units(p) for p in plans}
-            for plate, units in cached.items():
-                registry.units(run_id, plate, units, started=None, finished=None, worker="")
-                result.cached += len(units)
-            reporter.start(run_id, len(items), sum(len(p.units) for p in plans), result.cached,
-                           sum(u["status"] == "failed" for units in cached.values() for u in units))
-            for failure in result.failures:
-                reporter.plate_failed(failure["plate"], failure["reason"])
-            runner = run_dask(plans, client, run_id=run_id) if dask else run_serial(plans)
-            qc = _record(runner, plans, registry, run_id, reporter, result)
+        plans = _plan(items, out, settings, samples_per_task, registry, run_id, result)
+        cached = {p.input.name: _cached_units(p) for p in plans}
+        for plate, units in cached.items():
+            registry.units(run_id, plate, units, started=None, finished=None, worker="")
+            result.cached += len(units)
+        reporter.start(run_id, len(items), sum(len(p.units) for p in plans), result.cached,
+                       sum(u["status"] == "failed" for units in cached.values() for u in units))
+        for failure in result.failures:
+            reporter.plate_failed(failure["plate"], failure["reason"])
+        runner = run_serial(plans) if workers == 0 and not scheduler else run_dask(
+            plans, workers=workers, scheduler=scheduler, run_id=run_id)
+        qc = _record(runner, plans, registry, run_id, reporter, result)
         _write_qc(out, registry, run_id, result, [(p.input.name, qc[p.input.name]) for p in plans if p.input.name in qc])
         status = "failed" if result.failures else "done"
         registry.finish_run(run_id, status)

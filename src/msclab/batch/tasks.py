@@ -48,25 +48,6 @@ def _qc_summary(qc) -> dict[str, Any]:
     return {"checks": int(len(qc)), "failed": failed}
 
 
-#: Libraries the tasks import only where they use them, loaded by :func:`import_task_modules` (measured:
-#: what a first flow, assay and assemble task loaded beyond the task modules, example_data with plots).
-TASK_LIBRARIES = ("pyarrow.parquet", "PIL.Image", "matplotlib.figure", "anndata")
-
-
-def import_task_modules() -> None:
-    """Import what the tasks use, so that a worker does it while the command still plans the run.
-
-    :func:`msclab.batch.execute.dask_client` runs it on every worker as it
-    starts; a first task would otherwise pay for it (about 3 s).
-    """
-    import importlib
-
-    from . import assay, assemble, flow  # noqa: F401 - loaded, not used here
-
-    for name in TASK_LIBRARIES:
-        importlib.import_module(name)
-
-
 def run_flow_task(task: FlowTask) -> dict[str, Any]:
     """Quantify a flow task's samples, cache each, return their summaries."""
     from .flow import quantify_samples

@@ -97,7 +97,7 @@ function render() {
     div.className = "card " + level(c);
     div.dataset.sample = c.sample_id; div.dataset.gate = c.gate;
     div.title = `${c.sample_id} ${c.path}\n${pct(c)} of parent (${c.count}/${c.parent_count})` +
-      (c.confidence !== null ? `\nconfidence ${c.confidence.toFixed(2)} ${c.flag} ${c.reason}` : "") +
+      (c.confidence !== null ? `\nconfidence ${c.confidence.toFixed(2)}${c.flag ? ` (${c.flag})` : ""}: ${c.reason}` : "") +
       (c.median_distance !== null && c.median_distance !== undefined ? `\n${c.median_distance.toFixed(1)} pp from group median` : "");
     div.innerHTML = `<div class="t">${esc(c.sample_id)}</div><div class="t">${esc(c.name)} ${pct(c)}</div><div class="plot"></div>`;
     const plot = div.querySelector(".plot");
@@ -137,7 +137,7 @@ function open(card) {
   state.edit = JSON.parse(JSON.stringify({ type: card.type, bounds: card.bounds, vertices: card.vertices }));
   $("m-title").textContent = `${card.sample_id} - ${card.path}` + (card.override ? " (override)" : "");
   $("m-info").textContent = `${pct(card)} of parent (${card.count} of ${card.parent_count} events)` +
-    (card.confidence !== null ? `; confidence ${card.confidence.toFixed(2)} ${card.flag} ${card.reason}` : "") +
+    (card.confidence !== null ? `; confidence ${card.confidence.toFixed(2)}${card.flag ? ` (${card.flag})` : ""}: ${card.reason}` : "") +
     (card.editable ? "" : "; this gate type is shown only (not editable)");
   $("m-save").disabled = !card.editable;
   const others = state.cards.filter(c => c.gate === card.gate && c.sample_id !== card.sample_id);
