@@ -528,9 +528,14 @@ def _mode(values: np.ndarray, bins: int = 256) -> float:
 def _peaks(counts: np.ndarray, smooth: float, distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A histogram's smoothed density, its peaks (bins) and their prominences."""
     density = gaussian_filter1d(counts.astype(float), smooth)
+    return (density, *_density_peaks(density, distance))
+
+
+def _density_peaks(density: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """The peaks (bins) of a smoothed density and their prominences (the edges count as zero density)."""
     padded = np.concatenate([[0.0], density, [0.0]])
     peaks, props = find_peaks(padded, prominence=0.01 * density.max(), distance=distance)
-    return density, peaks - 1, props["prominences"]
+    return peaks - 1, props["prominences"]
 
 
 def _two_peaks(counts: np.ndarray, smooth: float, distance: int) -> tuple[np.ndarray, int] | None:
@@ -546,9 +551,9 @@ def _top_two(density: np.ndarray, peaks: np.ndarray, prominences: np.ndarray) ->
     return top, int(top[0] + np.argmin(density[top[0]:top[1] + 1]))
 
 
-def _one_peak_cut(centres: np.ndarray, counts: np.ndarray, smooth: float, keep: str, width: float) -> float:
-    """The one-peak cut of :func:`density_valley` from a histogram: ``width`` far-half RMS distances from the mode."""
-    density = gaussian_filter1d(counts.astype(float), smooth)
+def _one_peak_cut(centres: np.ndarray, counts: np.ndarray, density: np.ndarray, keep: str, width: float) -> float:
+    """The one-peak cut of :func:`density_valley` from a histogram and its smoothed density: ``width`` far-half
+    RMS distances from the mode."""
     mode = float(centres[int(np.argmax(density))])
     far = centres > mode if keep == "above" else centres < mode
     weight = counts[far].sum()
@@ -576,13 +581,14 @@ def _valley_resamples(counts: np.ndarray, centres: np.ndarray, *, smooth: float,
     """
     rng = np.random.default_rng(_SEED)
     n = int(counts.sum())
-    p = counts / max(n, 1)
+    # Every resample drawn and smoothed at once (the same numbers as one draw and one smoothing each).
+    draws = rng.multinomial(n, counts / max(n, 1), size=resamples)
+    densities = gaussian_filter1d(draws.astype(float), smooth, axis=1)
     cuts, same = [], 0
-    for _ in range(resamples):
-        again = rng.multinomial(n, p)
-        density, peaks, prominences = _peaks(again, smooth, distance)
+    for again, density in zip(draws, densities, strict=True):
+        peaks, prominences = _density_peaks(density, distance)
         other = _top_two(density, peaks, prominences)
-        cuts.append(float(centres[other[1]]) if other else _one_peak_cut(centres, again, smooth, keep, width))
+        cuts.append(float(centres[other[1]]) if other else _one_peak_cut(centres, again, density, keep, width))
         if found is not None:
             (a, b), cut = found
             left, right = peaks[peaks < cut], peaks[peaks > cut]
