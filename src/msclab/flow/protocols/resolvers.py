@@ -199,14 +199,20 @@ def _traced(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, owned: np.nd
     posterior collapses to a point; one started deep inside the owned region
     draws it.
     """
-    origins = [gmm.means_[j] for j in chosen] + ([_deepest(gmm, chosen, z[owned])] if owned.any() else [])
+    def origins():
+        yield from (gmm.means_[j] for j in chosen)
+        if owned.any():
+            yield _deepest(gmm, chosen, z[owned])  # rasterised only when no mean draws the region exactly
+
     best: tuple[int, np.ndarray, np.ndarray] | None = None
-    for origin in origins:
+    for origin in origins():
         polygon = _polygon(gmm, chosen, origin, reach)
         drawn = np.bitwise_and(fu_gating_c.points_in_polygon(polygon, len(polygon), z, len(z)), 1).astype(bool)
         misses = int(np.count_nonzero(drawn != owned))
         if best is None or misses < best[0]:
             best = (misses, polygon, drawn)
+        if misses == 0:  # no later polygon can do better (ties keep the first)
+            break
     assert best is not None
     return best[1], best[2]
 
@@ -396,7 +402,7 @@ def _threshold_fallback(points: np.ndarray, select: str | dict[str, str], why: s
 def valley_confidence(record: dict[str, Any]) -> dict[str, Any]:
     """Confidence of a density-valley cut: how far the cut's sampling error can move the frequency.
 
-    The cut's bootstrap 95% interval (``threshold_ci``, :func:`valley_interval`)
+    The cut's bootstrap 95% interval (``threshold_ci``, :func:`density_valley`)
     holds ``ci_share`` of the gated parent's events: the frequency moves by
     up to that share if the cut sits anywhere in the interval. The confidence
     is the probability that the frequency stays within 2 percentage points
@@ -562,8 +568,7 @@ def _one_peak_cut(centres: np.ndarray, counts: np.ndarray, density: np.ndarray, 
 
 
 def _valley_resamples(counts: np.ndarray, centres: np.ndarray, *, smooth: float, distance: int, keep: str,
-                      width: float, found: tuple[np.ndarray, int] | None,
-                      resamples: int = VALLEY_BOOTSTRAP) -> tuple[list[float], float]:
+                      width: float, found: tuple[np.ndarray, int], resamples: int = VALLEY_BOOTSTRAP) -> tuple[list[float], float]:
     """The cut found again in bootstrap resamples of the histogram, and the share that reproduce the valley.
 
     Each resample redraws the parent's events with replacement; for a cut
@@ -584,32 +589,17 @@ def _valley_resamples(counts: np.ndarray, centres: np.ndarray, *, smooth: float,
     # Every resample drawn and smoothed at once (the same numbers as one draw and one smoothing each).
     draws = rng.multinomial(n, counts / max(n, 1), size=resamples)
     densities = gaussian_filter1d(draws.astype(float), smooth, axis=1)
+    (a, b), cut = found
     cuts, same = [], 0
     for again, density in zip(draws, densities, strict=True):
         peaks, prominences = _density_peaks(density, distance)
         other = _top_two(density, peaks, prominences)
         cuts.append(float(centres[other[1]]) if other else _one_peak_cut(centres, again, density, keep, width))
-        if found is not None:
-            (a, b), cut = found
-            left, right = peaks[peaks < cut], peaks[peaks > cut]
-            if len(left) and len(right):
-                a2, b2 = int(left.max()), int(right.min())
-                cut2 = a2 + int(np.argmin(density[a2:b2 + 1]))
-                same += int(a < cut2 < b)
+        left, right = peaks[peaks < cut], peaks[peaks > cut]
+        if len(left) and len(right):
+            a2, b2 = int(left.max()), int(right.min())
+            same += int(a < a2 + int(np.argmin(density[a2:b2 + 1])) < b)
     return cuts, same / resamples
-
-
-def valley_interval(counts: np.ndarray, centres: np.ndarray, *, smooth: float, distance: int, keep: str,
-                    width: float, resamples: int = VALLEY_BOOTSTRAP) -> list[float]:
-    """Bootstrap 95% percentile interval of a density-valley cut (Efron & Tibshirani 1993, ch. 13).
-
-    The cut is found again in each of ``resamples`` multinomial redraws of
-    the histogram (:func:`_valley_resamples`).
-    """
-    cuts, _ = _valley_resamples(counts, centres, smooth=smooth, distance=distance, keep=keep, width=width,
-                                found=None, resamples=resamples)
-    low, high = np.percentile(cuts, [2.5, 97.5])
-    return [float(low), float(high)]
 
 
 def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[float, float] | None = None,
