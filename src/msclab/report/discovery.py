@@ -39,7 +39,8 @@ def discovery_sections(steps: dict, samples: pd.DataFrame) -> list[dict]:
             if outputs.get("populations"):
                 entry["populations"] = pd.read_csv(outputs["populations"], keep_default_na=False, na_values=[""])
             entry["record"] = {k: record[k] for k in ("parent", "markers", "n_events", "n_clusters", "method",
-                                                          "resolution", "grid", "n_metaclusters", "umap_events")
+                                                          "resolution", "grid", "n_metaclusters", "split_nodes",
+                                                          "umap_events")
                                if k in record}
             entry["figures"] = {"umap": _umap_png(Path(outputs["events"]), samples),
                                 "heatmap": _heatmap_png(clusters), "forest": _forest_png(differential)}
