@@ -176,3 +176,64 @@ def test_a_polygon_that_misses_the_mixture_population_is_not_trusted() -> None:
     assert right["drawn_offset"] == 0 and right["confidence"] > 0.95
     assert missed["drawn_offset"] == pytest.approx(-owned.mean(), abs=1e-6) and owned.mean() > 0.04
     assert missed["separation"] < 0.1 and "its polygon keeps 0.0%" in missed["reason"]
+
+
+# --- A control that does not fit the sample: its negative events lie elsewhere -----------------------
+def _negatives_and_positives(rng: np.random.Generator, n: int, positive: float) -> np.ndarray:
+    """Compensated negatives (noise and autofluorescence about 0) and a positive population."""
+    negatives = rng.normal(40.0, 35.0, size=n)
+    return np.concatenate([negatives, rng.lognormal(np.log(3000.0), 0.45, size=int(positive * n))])
+
+
+def test_a_sample_like_its_control_moves_no_cut() -> None:
+    from msclab.flow.protocols.resolvers import negative_match
+    rng = np.random.default_rng(7)
+    control = _negatives_and_positives(rng, 3000, 0.0)
+    cut = float(np.percentile(control, 99.5))
+    shares = [negative_match(control, _negatives_and_positives(rng, 3000, 0.2), cut)["shift_share"]
+              for _ in range(20)]
+    assert max(abs(s) for s in shares) < 0.006  # sampling noise only: far below the 2 pp tolerance
+
+
+def test_a_gain_change_is_found_and_moves_the_cut_with_the_negative_events() -> None:
+    """Analytic: every signal doubled puts the control's 99.5th percentile at twice its value."""
+    from msclab.flow.protocols.resolvers import negative_match
+    rng = np.random.default_rng(8)
+    control = _negatives_and_positives(rng, 20000, 0.0)
+    cut = float(np.percentile(control, 99.5))
+    sample = 2.0 * _negatives_and_positives(rng, 20000, 0.2)
+    match = negative_match(control, sample, cut)
+    assert match["gain"] == pytest.approx(2.0, rel=0.05) and abs(match["offset"]) < 10
+    assert match["matched_cut"] == pytest.approx(2 * cut, rel=0.05)
+    expected = np.mean((sample >= cut) & (sample < 2 * cut))  # the doubled negatives the control's cut keeps
+    assert match["shift_share"] == pytest.approx(expected, abs=0.01) and match["shift_share"] > 0.1
+    # a negative population moved down (keep below, a low percentile) is mirrored
+    low = negative_match(-control, -sample, -cut, below=False)
+    assert low["matched_cut"] == pytest.approx(-match["matched_cut"]) and low["shift_share"] == match["shift_share"]
+
+
+def test_a_control_that_does_not_fit_the_sample_is_flagged_with_the_reason() -> None:
+    moved = _control(0.01)
+    moved["resolved"]["negative_match"] = {"matched_cut": 200.0, "gain": 2.0, "offset": -1.0, "shift_share": 0.09}
+    method, confidence, flag, reason = gate_confidence(moved)
+    assert flag == "low_confidence" and confidence < 0.01
+    assert "2.00 x the control's" in reason and "9.0 pp" in reason
+    fits = _control(0.01)
+    fits["resolved"]["negative_match"] = {"matched_cut": 101.0, "gain": 1.01, "offset": 0.0, "shift_share": 0.002}
+    assert gate_confidence(fits)[2] == "" and "negative events" not in gate_confidence(fits)[3]
+
+
+def test_cells_brighter_than_the_undivided_control_flag_a_proliferation_gate() -> None:
+    """A sample acquired at twice the gain: its undivided cells sit one halving above the control's."""
+    from msclab.flow.proliferation import fit_generations, generation0
+    rng = np.random.default_rng(9)
+    control = rng.lognormal(np.log(40000.0), 0.18, size=3000)
+    generations = rng.binomial(5, 0.35, size=6000) * (rng.uniform(size=6000) < 0.7)
+    sample = rng.lognormal(np.log(40000.0), 0.18, size=6000) * 2.0 ** -generations.astype(float)
+    gen0 = generation0(control)
+    plain, doubled = fit_generations(sample, gen0), fit_generations(2 * sample, gen0)
+    assert plain.brighter < 0.005 and doubled.brighter > 0.2
+    record = {"method": "divided", "resolved": doubled.record()}
+    method, confidence, flag, reason = gate_confidence(record)
+    assert flag == "low_confidence" and "brighter than the control's undivided cells" in reason
+    assert gate_confidence({"method": "divided", "resolved": plain.record()})[2] == ""

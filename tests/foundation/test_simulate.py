@@ -217,3 +217,44 @@ def test_b_and_nk_panels_carry_the_small_and_adjacent_populations(tmp_path):
     others = (labels["cell_type"] == "b") & (labels["state"] != "plasmablast")
     ratio = np.median(fsc[blasts.to_numpy()]) / np.median(fsc[others.to_numpy()])
     assert 1.08 < ratio < 1.25
+
+
+def test_hard_samples_are_planted_in_equal_numbers_and_named_in_the_truth(tmp_path):
+    """Issue 16: a share of the non-control cultures is acquired with a problem, each kind as often."""
+    truth = simulate_study(tmp_path, StudyDesign(donors=2, events=2000, seed=5, hard=0.5,
+                                                 panels=("th_ics", "treg", "nk")))
+    problems = {k: f["problem"] for k, f in truth["files"].items() if "problem" in f}
+    # 2 donors x 3 non-control cultures x 3 panels = 18 tubes; half of them, 3 kinds x 3
+    assert len(problems) == 9
+    assert sorted(problems.values()) == sorted(["low_events", "poor_separation", "shifted"] * 3)
+    assert not any("unstim" in k or "_fmo_" in k for k in problems)
+    for key, kind in problems.items():
+        events = fk.Sample(tmp_path / key).event_count
+        assert events == (250 if kind == "low_events" else 2000) == truth["files"][key]["events"]
+    assert truth["design"]["hard"] == 0.5
+
+
+def test_a_shifted_tube_has_doubled_fluorescence_and_a_weak_one_dim_antibodies():
+    """The problems act on what the cytometer records, not on the cells: the truth labels are the same."""
+    from msclab.simulate.cytometer import TREG, SampleComposition, draw_events
+    comp = SampleComposition(msc_fraction=0.0, t_of_lymph=0.7, cd4_of_t=0.6, cd8_of_t=0.3, th1=0.1, th17=0.01,
+                             th1_17=0.0, th2=0.02, tc1=0.1, treg=0.06, foxp3_activated=0.01, activated=0.1,
+                             divided_cd4=0.5, divided_cd8=0.5, stimulated=True)
+    draws = {p: draw_events(comp, TREG, 4000, np.random.default_rng(1), problem=p)
+             for p in (None, "shifted", "poor_separation")}
+    plain, shifted, weak = (draws[p][0] for p in (None, "shifted", "poor_separation"))
+    channels = draws[None][1]
+    fluorescence = [i for i, c in enumerate(channels) if c not in ("FSC-A", "FSC-H", "SSC-A", "SSC-H", "Time")]
+    np.testing.assert_allclose(shifted[:, fluorescence], np.clip(2 * plain[:, fluorescence], -262144, 262143),
+                               rtol=1e-6, atol=1e-2)
+    np.testing.assert_array_equal(shifted[:, :4], plain[:, :4])
+    cd4, ctv = channels.index("R780-A"), channels.index("V450-A")  # APC-Cy7 CD4 (an antibody), BV421 CellTrace
+    is_cd4 = (draws[None][2]["cell_type"] == "cd4").to_numpy()
+    assert np.median(weak[is_cd4, cd4]) < 0.35 * np.median(plain[is_cd4, cd4])
+    assert np.median(weak[is_cd4, ctv]) == pytest.approx(np.median(plain[is_cd4, ctv]), rel=0.05)
+    assert all(draws[p][2].equals(draws[None][2]) for p in draws)
+
+
+def test_a_hard_share_outside_0_to_1_is_refused():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        StudyDesign(hard=1.5)

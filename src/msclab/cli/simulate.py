@@ -36,6 +36,11 @@ def simulate(
         "th_ics,treg", "--panels",
         help="Comma-separated panels to acquire, with the controls their protocols need: th_ics, treg, tfh, "
              "b_cells, nk, cd8_ctl, dc, macrophage, msc_identity (the MSC lot). The default study has th_ics,treg."),
+    hard: float = typer.Option(
+        0.0, "--hard", min=0.0, max=1.0,
+        help="Share of the stained cultures (not controls) acquired with a problem, in turn: low events (one "
+             "eighth), poor separation (stains at a quarter of their intensity) and shifted (fluorescence gains "
+             "doubled against the controls). truth.json names each; for testing review flags."),
 ) -> None:
     """Write a simulated MSC co-culture study with known truth.
 
@@ -50,8 +55,8 @@ def simulate(
     from ..simulate import StudyDesign, simulate_study
 
     try:
-        design = StudyDesign(donors=donors, events=events, seed=seed, effects=_parse_effects(effect),
-                             null=null, labels=labels, panels=tuple(p.strip() for p in panels.split(",") if p.strip()))
+        design = StudyDesign(donors=donors, events=events, seed=seed, effects=_parse_effects(effect), null=null,
+                             labels=labels, hard=hard, panels=tuple(p.strip() for p in panels.split(",") if p.strip()))
         truth = simulate_study(out, design)
     except ValueError as exc:
         raise MsclabError(str(exc), hint="See 'msclab simulate --help'.") from exc

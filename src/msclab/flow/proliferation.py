@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 from scipy.ndimage import gaussian_filter1d
 
 from ..errors import MsclabError
@@ -73,6 +74,11 @@ class ProliferationFit:
         a cell is counted as divided.
     n_events
         Events fitted.
+    brighter
+        Share of the events brighter than generation 0 can be (more than 3
+        of its SDs above its peak) beyond the share its fitted weight puts
+        there: cells no division explains, because the sample's dye or
+        detector gain differs from its control's.
     """
 
     weights: np.ndarray
@@ -80,6 +86,7 @@ class ProliferationFit:
     sd: float
     boundary: float
     n_events: int
+    brighter: float = 0.0
 
     def statistics(self) -> dict[str, float]:
         """Return ``pct_divided, precursor_pct_divided, division_index, proliferation_index``."""
@@ -98,6 +105,7 @@ class ProliferationFit:
         """Return the fit as JSON-able data for provenance."""
         return {"gen0_log2": self.gen0.mean, "gen0_sd": self.gen0.sd, "sd": self.sd, "boundary_log2": self.boundary,
                 "weights": [round(float(w), 6) for w in self.weights], "n_events": self.n_events,
+                "brighter_than_gen0": round(self.brighter, 6),
                 **{k: round(v, 6) for k, v in self.statistics().items()}}
 
 
@@ -163,4 +171,9 @@ def fit_generations(intensities: np.ndarray, gen0: Generation0, *, generations: 
         previous = loglik
     w0, w1 = max(weights[0], 1e-12), max(weights[1], 1e-12)
     boundary = float(np.clip(gen0.mean - 0.5 + sd**2 * np.log(w1 / w0), means[1], means[0]))
-    return ProliferationFit(weights=weights, gen0=gen0, sd=sd, boundary=boundary, n_events=int(len(x)))
+    # Events beyond generation 0's upper tail (3 of its SDs), less what the fitted generation 0 puts there.
+    limit = gen0.mean + 3.0 * gen0.sd
+    expected = float(weights[0] * stats.norm.sf(limit, loc=gen0.mean, scale=sd))
+    brighter = max(0.0, float(np.mean(x > limit)) - expected)
+    return ProliferationFit(weights=weights, gen0=gen0, sd=sd, boundary=boundary, n_events=int(len(x)),
+                            brighter=brighter)

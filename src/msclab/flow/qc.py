@@ -159,15 +159,34 @@ def gate_confidence(record: Mapping[str, Any]) -> tuple[str, float, str, str] | 
         reason = f"{100 * confidence:.0f}% of events on the singlet ridge core"
         flag = ""
     elif method == "divided":
-        sd = float(resolved.get("sd", 0.0))
-        confidence = 1.0 - 2.0 * float(stats.norm.cdf(-0.5 / sd)) if sd > 0 else 1.0
-        reason = f"dye generation width {sd:.2f} log2 units (one division halves the dye)"
+        confidence, reason = _divided_confidence(resolved)
         flag = ""
     else:
         return None
     if flag != "fallback" and confidence < LOW_CONFIDENCE:
         flag = "low_confidence"
     return method, round(confidence, 4), flag, reason
+
+
+def _divided_confidence(resolved: Mapping[str, Any]) -> tuple[float, str]:
+    """Confidence of a dye-dilution cut: the overlap of adjacent generations, and cells brighter than undivided.
+
+    1 - the overlap of two generations one halving apart at the fitted width;
+    and, when events lie beyond generation 0 of the control
+    (``brighter_than_gen0``, :class:`~msclab.flow.proliferation.ProliferationFit`), the
+    chance that a frequency off by that share stays within
+    :data:`FREQUENCY_TOLERANCE_PP` (:func:`sampling_confidence`): the sample's
+    generations do not sit where its control places them.
+    """
+    sd = float(resolved.get("sd", 0.0))
+    confidence = 1.0 - 2.0 * float(stats.norm.cdf(-0.5 / sd)) if sd > 0 else 1.0
+    reason = f"dye generation width {sd:.2f} log2 units (one division halves the dye)"
+    brighter = float(resolved.get("brighter_than_gen0", 0.0))
+    if brighter >= 0.005:
+        confidence = min(confidence, sampling_confidence(0.0, brighter))
+        reason += (f"; {100 * brighter:.1f}% of the events are brighter than the control's undivided cells: "
+                   f"the sample's dye or gain differs from its control's")
+    return confidence, reason
 
 
 def control_confidence(resolved: Mapping[str, Any]) -> tuple[float, str]:
@@ -186,9 +205,14 @@ def control_confidence(resolved: Mapping[str, Any]) -> tuple[float, str]:
     if "ci_share" not in resolved:  # a gating record written before the interval was kept
         return min(1.0, n / 2000), f"{n} control events ({kind}); no sampling interval recorded"
     share = float(resolved["ci_share"])
-    confidence = sampling_confidence(share)
+    match = resolved.get("negative_match") or {}
+    shift = float(match.get("shift_share", 0.0))
+    confidence = sampling_confidence(share, shift)
+    moved = (f"; the sample's negative events sit at {match['gain']:.2f} x the control's{match['offset']:+.0f}, "
+             f"and the control's cut moved with them moves the frequency by {100 * abs(shift):.1f} pp"
+             if abs(shift) >= 0.005 else "")
     reason = (f"{n} control events ({kind}); the cut's 95% interval holds {100 * share:.1f}% of the sample's "
-              f"parent (P(frequency within {FREQUENCY_TOLERANCE_PP:g} pp) = {confidence:.2f})")
+              f"parent{moved} (P(frequency within {FREQUENCY_TOLERANCE_PP:g} pp) = {confidence:.2f})")
     return confidence, reason
 
 

@@ -205,9 +205,28 @@ def _lognormal(rng: np.random.Generator, median: float, sigma: float, n: int) ->
     return median * np.exp(sigma * rng.standard_normal(n))
 
 
+#: Acquisition problems a study can plant in some of its tubes (``StudyDesign.hard``), and what each does.
+#: Each is a common cause of a wrong automated gate (Finak et al., Sci Rep 2016;6:20686, HIPC lyoplate:
+#: staining and instrument settings dominate between-centre variation; Maecker & Trotter, Cytometry A
+#: 2006;69:1037: resolution and negative-population position decide positivity).
+ACQUISITION_PROBLEMS = {
+    "low_events": "a short acquisition (a clog or little sample): one eighth of the events",
+    "poor_separation": "weak antibody staining (an under-titrated or degraded cocktail): every antibody at one "
+                       "quarter of its intensity, so positive and negative populations overlap (the dyes "
+                       "stain as usual)",
+    "shifted": "detector gains raised between this tube and the rest of the study, its controls included: "
+               "every fluorescence signal doubled, so every population sits higher",
+}
+#: Events kept by a ``low_events`` tube, stain intensity of a ``poor_separation`` tube, fluorescence gain of a
+#: ``shifted`` tube.
+LOW_EVENTS_SHARE, WEAK_STAIN, GAIN_SHIFT = 1 / 8, 0.25, 2.0
+#: Stains that are dyes, not antibodies (a weak antibody cocktail leaves them as they are).
+DYES = ("Viability", "CellTrace Violet")
+
+
 def draw_events(
     comp: SampleComposition, panel: PanelDesign, n_events: int, rng: np.random.Generator,
-    omit: str | None = None, subsets: Mapping[str, float] | None = None,
+    omit: str | None = None, subsets: Mapping[str, float] | None = None, problem: str | None = None,
 ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
     """Draw the events of one acquisition.
 
@@ -225,6 +244,9 @@ def draw_events(
         Marker left out of the stain (an FMO control).
     subsets
         Fractions of the panel's subsets and flags (:mod:`msclab.simulate.subsets`).
+    problem
+        An acquisition problem of :data:`ACQUISITION_PROBLEMS` (``low_events`` is the
+        caller's: it draws fewer events), or None.
 
     Returns
     -------
@@ -248,6 +270,9 @@ def draw_events(
     true = _true_intensities(cell_type, state, generation, comp, panel, flags, rng)
     if omit is not None:
         true[:, panel.fluorochromes.index(panel.stains[omit])] = 0.0
+    if problem == "poor_separation":
+        antibodies = [panel.fluorochromes.index(dye) for marker, dye in panel.stains.items() if marker not in DYES]
+        true[:, antibodies] *= WEAK_STAIN
     doublets = np.flatnonzero(cell_type == "doublet")
     singles = np.flatnonzero(np.isin(cell_type, ["cd4", "cd8", "b", "nk", "dn_t"]))
     if len(doublets) and len(singles):
@@ -260,6 +285,8 @@ def draw_events(
     noise = rng.normal(0.0, 35.0, size=detected.shape)
     spectrum = np.array([_AUTOFL_SPECTRUM[d] for d in panel.detectors])
     fluorescence = detected + autofl[:, None] * spectrum[None, :] + noise
+    if problem == "shifted":
+        fluorescence *= GAIN_SHIFT
 
     scatter = _scatter(cell_type, rng) * panel.scatter_gain
     # Plasmablasts are larger than resting B cells (slightly higher FSC and SSC).

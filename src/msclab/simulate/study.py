@@ -27,7 +27,10 @@ import yaml
 
 from .. import __version__
 from .._files import atomic_path, atomic_write
-from .cytometer import RANGE, SCATTER, TIMESTEP, PanelDesign, SampleComposition, draw_events, spillover_matrix
+from .cytometer import (
+    ACQUISITION_PROBLEMS, LOW_EVENTS_SHARE, RANGE, SCATTER, TIMESTEP, PanelDesign, SampleComposition, draw_events,
+    spillover_matrix,
+)
 from .effects import (
     DEFAULT_EFFECTS, PlantedEffect, apply_effect, direction_of, donor_effects, ratio_weight, resolve_effects,
 )
@@ -86,6 +89,14 @@ class StudyDesign:
     panels
         Panels to acquire (names in :data:`msclab.simulate.panels.PANELS`),
         with the controls their protocols need.
+    hard
+        Share (0-1) of the stained cultures that are not controls (stimulated,
+        with or without MSCs, on every panel) whose tube has an acquisition
+        problem, ``low_events``, ``poor_separation`` or ``shifted`` in equal
+        numbers (:data:`msclab.simulate.cytometer.ACQUISITION_PROBLEMS`), drawn
+        from a random stream of their own: hard samples that gating may get
+        wrong. ``truth.json`` names each (``files[...]["problem"]``); the truth
+        is still every event's label.
     """
 
     donors: int = 6
@@ -95,9 +106,12 @@ class StudyDesign:
     null: bool = False
     labels: bool = False
     panels: tuple[str, ...] = DEFAULT_PANELS
+    hard: float = 0.0
 
     def __post_init__(self) -> None:
         self.panels = tuple(self.panels)
+        if not 0.0 <= self.hard <= 1.0:
+            raise ValueError(f"hard must be a share between 0 and 1, not {self.hard}")
         unknown = [p for p in self.panels if p not in PANELS]
         if unknown or not self.panels:
             raise ValueError(f"unknown panels {unknown or '(none given)'}; choose from {', '.join(PANELS)}")
@@ -201,6 +215,7 @@ class _Acquisitions:
     rows: list[dict[str, str]] = field(default_factory=list)
     files: dict[str, dict] = field(default_factory=dict)
     used: dict[bool, int] = field(default_factory=lambda: {False: 0, True: 0})
+    problems: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def acquire(self, sample_id: str, panel: PanelDesign, comp: SampleComposition, subsets: dict[str, float],
                 row: dict[str, str], rng: np.random.Generator, *, extra: bool) -> dict:
@@ -211,14 +226,17 @@ class _Acquisitions:
         well = f"{'ABCDEFGH'[index // 12 % 8]}{index % 12 + 1}"
         file_name = f"{sample_id}_{panel.name}.fcs"
         omit = row["control_for"] or None
-        events, channels, labels = draw_events(comp, panel, self.design.events, rng, omit=omit, subsets=subsets)
+        problem = None if omit else self.problems.get((sample_id, panel.name))
+        n_events = round(self.design.events * LOW_EVENTS_SHARE) if problem == "low_events" else self.design.events
+        events, channels, labels = draw_events(comp, panel, n_events, rng, omit=omit, subsets=subsets,
+                                               problem=problem)
         _write_fcs(self.out / "fcs" / file_name, events, channels, panel,
                    _fcs_metadata(panel, sample_id, plate, well, file_name))
         if self.design.labels:
             with atomic_path(self.out / "labels" / f"{sample_id}_{panel.name}.parquet") as tmp:
                 labels.to_parquet(tmp, index=False)
-        self.files[f"fcs/{file_name}"] = {"sample_id": sample_id, "panel": panel.name, "events": self.design.events,
-                                          "channels": len(channels)}
+        self.files[f"fcs/{file_name}"] = {"sample_id": sample_id, "panel": panel.name, "events": n_events,
+                                          "channels": len(channels)} | ({"problem": problem} if problem else {})
         self.rows.append({"sample_id": sample_id, "file": f"fcs/{file_name}", "panel": panel.name, "plate": plate,
                           "well": well} | row)
         return truth_populations(comp, subsets, panel, labels)
@@ -255,7 +273,7 @@ def simulate_study(out: str | Path, design: StudyDesign | None = None) -> dict:
     t_panels, other_panels = _selected(design, "culture", True), _selected(design, "culture", False)
     root = np.random.SeedSequence(design.seed)
     donor_seeds = root.spawn(design.donors)
-    acq = _Acquisitions(out, design)
+    acq = _Acquisitions(out, design, problems=_planted_problems(design, [*t_panels, *other_panels]))
     samples_truth: dict[str, dict] = {}
     concentrations: dict[str, dict[str, float]] = {a: {} for a in _CYTOKINES}
     for d, seed in enumerate(donor_seeds, start=1):
@@ -320,6 +338,8 @@ def simulate_study(out: str | Path, design: StudyDesign | None = None) -> dict:
     design_record = asdict(design)
     if design.panels == DEFAULT_PANELS:  # the default study's truth.json is as it was before panels were optional
         del design_record["panels"]
+    if not design.hard:  # likewise before hard samples could be planted
+        del design_record["hard"]
     truth = {
         "msclab_version": __version__,
         "design": design_record,
@@ -334,6 +354,16 @@ def simulate_study(out: str | Path, design: StudyDesign | None = None) -> dict:
         json.dump(truth, handle, indent=1)
         handle.write("\n")
     return truth
+
+
+def _planted_problems(design: StudyDesign, panels: list[PanelDesign]) -> dict[tuple[str, str], str]:
+    """(sample id, panel) -> acquisition problem of the tubes ``design.hard`` makes hard."""
+    tubes = [(f"D{d}_{cond.code}", panel.name) for d in range(1, design.donors + 1)
+             for cond in CONDITIONS if not cond.control_type for panel in panels]
+    rng = np.random.default_rng([design.seed, 16])  # a stream of its own: the other draws do not move
+    chosen = rng.choice(len(tubes), size=round(design.hard * len(tubes)), replace=False)
+    kinds = [tuple(ACQUISITION_PROBLEMS)[i % len(ACQUISITION_PROBLEMS)] for i in range(len(chosen))]
+    return {tubes[i]: kind for i, kind in zip(sorted(chosen), rng.permutation(kinds), strict=True)}
 
 
 def _acquire_other_panels(acq: _Acquisitions, panels: list[PanelDesign], donor: str, seed: np.random.SeedSequence,

@@ -523,8 +523,25 @@ class _Run:
         record["threshold_ci"] = [b + th.margin for b in record["threshold_ci"]]
         own = self.resolved[sid].events.values(channel)[self.resolved[sid].mask(parent)]
         record["ci_share"] = _share_between(own, *record["threshold_ci"])
+        match = self._negative_match(sid, controls, marker, parent, th.percentile)
         return record["threshold"], {"method": "control", "control_type": kind, "controls": controls,
-                                     "control_match": how, "percentile": th.percentile, **record}
+                                     "control_match": how, "percentile": th.percentile, **record,
+                                     **({"negative_match": match} if match else {})}
+
+    def _negative_match(self, sid: str, controls: list[str], marker: str, parent: str,
+                        percentile: float) -> dict[str, float] | None:
+        """Whether the sample's negative events lie where its controls' do (:func:`resolvers.negative_match`)."""
+        def linear(name: str) -> np.ndarray:
+            rs = self.resolved[name]
+            return rs.events.linear(rs.events.channel(marker))[rs.mask(parent)]
+
+        if sid in controls:
+            return None
+        control = np.concatenate([linear(c) for c in controls])
+        cut = float(np.percentile(control[np.isfinite(control)], percentile)) if len(control) else np.nan
+        if not np.isfinite(cut):
+            return None
+        return resolvers.negative_match(control, linear(sid), cut, below=percentile >= 50)
 
     def find_controls(self, sid: str, kind: str, marker_key: str | None,
                       match: list[str]) -> tuple[list[str], str]:

@@ -708,3 +708,64 @@ def percentile_threshold(values: np.ndarray, percentile: float) -> dict[str, Any
     high = int(np.clip(stats.binom.ppf(0.975, n, q) + 1, 1, n))
     return {"threshold": float(np.percentile(v, percentile)), "n_control_events": int(n),
             "threshold_ci": [float(ordered[low - 1]), float(ordered[high - 1])]}
+
+
+#: Quantiles of the negative population (below its median, away from the positive events) that
+#: :func:`negative_match` lines up between a sample and its control.
+_NEGATIVE_QUANTILES = np.linspace(0.05, 0.45, 9)
+
+
+def negative_match(control: np.ndarray, sample: np.ndarray, cut: float, below: bool = True) -> dict[str, float] | None:
+    """Where a control's cut would lie on a sample whose negative events sit elsewhere than the control's.
+
+    A cut read from a control (an FMO, unstimulated or no-target tube) holds for a
+    sample only if the sample's negative events lie where the control's do
+    (Maecker & Trotter, Cytometry A 2006;69:1037; Roederer, Cytometry 2001;45:194:
+    a gain, stain or autofluorescence change between the tubes moves the negative
+    population and, with it, where positivity begins). The negative population's
+    half away from the positive events is free of them, so its quantiles
+    (:data:`_NEGATIVE_QUANTILES`, taken within the events on the negative side of
+    the cut) are matched between the two tubes by a line, ``sample = offset + gain x
+    control`` (a detector gain change is a pure ``gain``, a compensation or
+    background change an ``offset``), on linear data values; the cut moved with
+    them is ``offset + gain x cut``. The share of the sample's events between the two
+    cuts (re-read once at the moved cut) is how far the control's cut moves the
+    sample's frequency: ``shift_share``, signed (positive: more of the sample's
+    events lie beyond the control's cut than beyond the moved one).
+
+    Parameters
+    ----------
+    control, sample
+        Linear data values of the parent population in the control and the sample.
+    cut
+        The control's cut (linear data value).
+    below
+        The negative events lie below the cut (a high percentile of the control),
+        whichever side the gate keeps.
+
+    Returns
+    -------
+    dict or None
+        ``matched_cut``, ``gain``, ``offset`` and ``shift_share``; None when the
+        control's negative events have no spread to match.
+    """
+    sign = 1.0 if below else -1.0
+    c = sign * control[np.isfinite(control)]
+    s = sign * sample[np.isfinite(sample)]
+    edge = sign * cut
+    if len(c) < 20 or len(s) < 20:
+        return None
+    reference = np.quantile(c, _NEGATIVE_QUANTILES * float(np.mean(c < edge)))
+    if not np.ptp(reference) > 0:
+        return None
+    moved = edge
+    for _ in range(2):  # the sample's negative share read at the control's cut, then again at the moved cut
+        negative = float(np.mean(s < moved))
+        if negative == 0.0:
+            return None
+        gain, offset = np.polyfit(reference, np.quantile(s, _NEGATIVE_QUANTILES * negative), 1)
+        moved = float(offset + gain * edge)
+    low, high = sorted((edge, moved))
+    share = float(np.mean((s >= low) & (s < high))) * (1.0 if moved > edge else -1.0)
+    return {"matched_cut": float(sign * moved), "gain": float(gain), "offset": float(sign * offset),
+            "shift_share": round(share, 6)}
