@@ -144,7 +144,8 @@ def _polygon_whole_grid(gmm: GaussianMixture, chosen: list[int], origin: np.ndar
 
 @pytest.mark.parametrize("seed", range(8))
 def test_polygon_trace_equals_the_whole_grid(seed: int) -> None:
-    """From every component's mean (including those another component dominates) and from outside the region."""
+    """From every component's mean (including those another component dominates) and from outside the region;
+    to a reach beyond the region and to one within it (rays that never leave it)."""
     rng = np.random.default_rng(seed)
     k = int(rng.integers(2, 5))
     z = np.vstack([rng.multivariate_normal(rng.normal(0, 2, 2), np.diag(rng.uniform(0.05, 1, 2)), 500)
@@ -155,5 +156,6 @@ def test_polygon_trace_equals_the_whole_grid(seed: int) -> None:
     with threadpool_limits(1):
         for chosen in ([0], list(range(k - 1)), [k - 1]):
             for origin in (*gmm.means_, np.array([reach, reach]) / 3):
-                np.testing.assert_array_equal(resolvers._polygon(gmm, chosen, origin, reach),
-                                              _polygon_whole_grid(gmm, chosen, origin, reach))
+                for far in (reach, 0.05):
+                    np.testing.assert_array_equal(resolvers._polygon(gmm, chosen, origin, far),
+                                                  _polygon_whole_grid(gmm, chosen, origin, far))
