@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from ...errors import MsclabError
 from ._mixture import GaussianMixture
+from ._peaks import by_row, find_peaks_rows
 
 #: At most this many events are used to fit a mixture (a random subsample, fixed seed).
 MAX_FIT_EVENTS = 8000
@@ -37,10 +38,14 @@ _SEED = 0
 #: The target region stops where its own components' densities fall below this coverage
 #: (chi-square, 2 d.o.f.), so a perfectly separated population is kept whole (99.99%).
 _TAIL = 0.9999
+#: The squared Mahalanobis distance that holds :data:`_TAIL` of a component.
+_TAIL_D2 = float(stats.chi2.ppf(_TAIL, df=2))
 #: Smallest number of (fitted) events a selectable component must carry.
 _MIN_COMPONENT_EVENTS = 10
 #: Rays of the polygon drawn around the assigned region.
 _RAYS = 96
+#: Points of every ray judged at once while tracing the polygon.
+_RAY_BLOCK = 64
 #: Below this confidence a data-driven gate is flagged ``low_confidence``.
 LOW_CONFIDENCE = 0.8
 _BOOTSTRAP = 4
@@ -148,12 +153,11 @@ def _inside(gmm: GaussianMixture, chosen: list[int], points: np.ndarray) -> np.n
     total = dens.sum(axis=1)
     own = dens[:, chosen].sum(axis=1)
     posterior = np.divide(own, total, out=np.zeros_like(own), where=total > 0)
-    limit = stats.chi2.ppf(_TAIL, df=2)
     near = np.zeros(len(points), dtype=bool)
     for j in chosen:
         diff = points - gmm.means_[j]
         d2 = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(gmm.covariances_[j]), diff)
-        near |= d2 <= limit
+        near |= d2 <= _TAIL_D2
     return (posterior >= 0.5) & near
 
 
@@ -218,15 +222,42 @@ def _traced(gmm: GaussianMixture, chosen: list[int], z: np.ndarray, owned: np.nd
 
 
 def _polygon(gmm: GaussianMixture, chosen: list[int], origin: np.ndarray, reach: float) -> np.ndarray:
-    """Trace the boundary of the target's region along rays from ``origin`` (standardised units)."""
+    """Trace the boundary of the target's region along rays from ``origin`` (standardised units).
+
+    Each ray stops at its last point inside the region (:func:`_inside`)
+    before the first one outside, out of 599 points to ``reach``.
+    """
     angles = np.linspace(0.0, 2 * np.pi, _RAYS, endpoint=False)
     unit = np.column_stack([np.cos(angles), np.sin(angles)])
     radii = np.linspace(0.0, reach, 600)[1:]
-    grid = origin + radii[None, :, None] * unit[:, None, :]
-    inside = _inside(gmm, chosen, grid.reshape(-1, 2)).reshape(len(angles), len(radii))
-    stop = np.where(inside.all(axis=1), len(radii), np.argmin(inside, axis=1))
+    stop = _first_outside(gmm, chosen, origin, unit, radii)
     r = radii[np.maximum(stop - 1, 0)]
     return origin + r[:, None] * unit
+
+
+def _first_outside(gmm: GaussianMixture, chosen: list[int], origin: np.ndarray, unit: np.ndarray,
+                   radii: np.ndarray) -> np.ndarray:
+    """The index of the first point of each ray outside the target's region (``len(radii)``: none).
+
+    The rays are walked :data:`_RAY_BLOCK` points at a time, and a ray's
+    points beyond its first outside point are not judged. Every point up to
+    it is, and :func:`_inside` judges each point by its own arithmetic
+    (whichever points share the call), so the index is the one the whole
+    grid of points gives (``tests/flow/protocols/test_peaks.py`` compares
+    them).
+    """
+    stop = np.full(len(unit), len(radii))
+    going = np.arange(len(unit))
+    for start in range(0, len(radii), _RAY_BLOCK):
+        block = radii[start:start + _RAY_BLOCK]
+        points = origin + block[None, :, None] * unit[going, None, :]
+        inside = _inside(gmm, chosen, points.reshape(-1, 2)).reshape(len(going), len(block))
+        out = ~inside.all(axis=1)
+        stop[going[out]] = start + np.argmin(inside[out], axis=1)
+        going = going[~out]
+        if not len(going):
+            break
+    return stop
 
 
 def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str | dict[str, str],
@@ -583,23 +614,55 @@ def _valley_resamples(counts: np.ndarray, centres: np.ndarray, *, smooth: float,
     resample's two most prominent does not matter: a third population
     whose bump outranks one of them in some draws (a dim shoulder of the
     bright population, say) leaves the valley where it was.
+
+    The resamples are drawn, smoothed and searched for peaks as one array
+    (:func:`~msclab.flow.protocols._peaks.find_peaks_rows`); each gets the
+    numbers it would get alone (:func:`_density_peaks`, :func:`_top_two`).
     """
     rng = np.random.default_rng(_SEED)
     n = int(counts.sum())
-    # Every resample drawn and smoothed at once (the same numbers as one draw and one smoothing each).
     draws = rng.multinomial(n, counts / max(n, 1), size=resamples)
     densities = gaussian_filter1d(draws.astype(float), smooth, axis=1)
+    rows, peaks, prominences = find_peaks_rows(np.pad(densities, ((0, 0), (1, 1))), distance=distance,
+                                               minimum=0.01 * densities.max(axis=1))
+    position, held = by_row(rows, peaks - 1, resamples, -1)
+    prominence, _ = by_row(rows, prominences, resamples, -np.inf)
+    valleys = _top_two_rows(densities, position, held, prominence)
+    cuts = [float(centres[v]) if v >= 0 else _one_peak_cut(centres, again, density, keep, width)
+            for v, again, density in zip(valleys, draws, densities, strict=True)]
     (a, b), cut = found
-    cuts, same = [], 0
-    for again, density in zip(draws, densities, strict=True):
-        peaks, prominences = _density_peaks(density, distance)
-        other = _top_two(density, peaks, prominences)
-        cuts.append(float(centres[other[1]]) if other else _one_peak_cut(centres, again, density, keep, width))
-        left, right = peaks[peaks < cut], peaks[peaks > cut]
-        if len(left) and len(right):
-            a2, b2 = int(left.max()), int(right.min())
-            same += int(a < a2 + int(np.argmin(density[a2:b2 + 1])) < b)
+    left = np.where(held & (position < cut), position, -1).max(axis=1)  # the nearest peak on each side
+    right = np.where(held & (position > cut), position, len(centres)).min(axis=1)
+    between = _lowest_between(densities, left, right)
+    same = np.count_nonzero((left >= 0) & (right < len(centres)) & (a < between) & (between < b))
     return cuts, same / resamples
+
+
+def _lowest_between(densities: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The lowest bin of each row of ``densities`` from ``low`` to ``high`` (the first on a tie)."""
+    index = np.arange(densities.shape[1])
+    window = (index >= low[:, None]) & (index <= high[:, None])
+    return np.argmin(np.where(window, densities, np.inf), axis=1)
+
+
+def _top_two_rows(densities: np.ndarray, position: np.ndarray, held: np.ndarray,
+                  prominence: np.ndarray) -> np.ndarray:
+    """:func:`_top_two`'s valley bin for every row of ``densities`` (-1 where a row has one peak).
+
+    ``position``, ``held`` and ``prominence`` hold each row's peaks (one a
+    column, padded). When the second and third most prominent peaks of a
+    row are equally prominent, which of them is kept depends on how numpy's
+    sort orders ties: such a row is handed to :func:`_top_two` itself.
+    """
+    count = held.sum(axis=1)
+    ranked = np.argsort(prominence, axis=1, kind="stable")[:, -2:]
+    top = np.sort(np.take_along_axis(position, ranked, axis=1), axis=1)
+    valleys = np.where(count >= 2, _lowest_between(densities, top[:, 0], top[:, -1]), -1)
+    if prominence.shape[1] >= 3:
+        ordered = np.sort(prominence, axis=1)
+        for i in np.flatnonzero((count >= 3) & (ordered[:, -3] == ordered[:, -2])):
+            valleys[i] = _top_two(densities[i], position[i, held[i]], prominence[i, held[i]])[1]
+    return valleys
 
 
 def density_valley(values: np.ndarray, *, keep: str = "above", between: tuple[float, float] | None = None,
