@@ -6,9 +6,10 @@ what it found, for provenance. They know nothing about samples or trees.
 
 - :func:`cluster_gate`: a Gaussian mixture (scikit-learn) on two
   dimensions, components chosen by BIC among fits from several starts
-  (for a directional rule, two of them at the rule's corner); the polygon of the events the target components own (as
-  openCyto's ``flowClust``-style automated gates, Finak et al., PLoS Comput
-  Biol 2014;10:e1003806), with a density-valley fallback and a confidence.
+  (for a directional rule, two of them at the rule's corner); the polygon
+  of the events the target components own (as openCyto's
+  ``flowClust``-style automated gates, Finak et al., PLoS Comput Biol
+  2014;10:e1003806), with a density-valley fallback and a confidence.
 - :func:`singlet_band`: a band around the robust line of height against area.
 - :func:`density_valley`: the lowest density between the two most prominent
   peaks (openCyto ``mindensity``).
