@@ -5,10 +5,11 @@ transformed) and returns the coordinates of a concrete gate plus a record of
 what it found, for provenance. They know nothing about samples or trees.
 
 - :func:`cluster_gate`: a Gaussian mixture (scikit-learn) on two
-  dimensions, components chosen by BIC, one start seeded at the rule's
-  corner; the polygon of the events the target components own (as
-  openCyto's ``flowClust``-style automated gates, Finak et al., PLoS Comput
-  Biol 2014;10:e1003806), with a density-valley fallback and a confidence.
+  dimensions, components chosen by BIC among fits from several starts
+  (for a directional rule, two of them at the rule's corner); the polygon
+  of the events the target components own (as openCyto's
+  ``flowClust``-style automated gates, Finak et al., PLoS Comput Biol
+  2014;10:e1003806), with a density-valley fallback and a confidence.
 - :func:`singlet_band`: a band around the robust line of height against area.
 - :func:`density_valley`: the lowest density between the two most prominent
   peaks (openCyto ``mindensity``).
@@ -73,17 +74,73 @@ def _direction(select: str | dict[str, str]) -> np.ndarray | None:
     return np.array([0.0 if key not in select else (1.0 if select[key] == "high" else -1.0) for key in ("x", "y")])
 
 
+def _corner(z: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """The mean of the 0.5% of events most extreme in the rule's direction: where its population starts."""
+    score = z @ direction
+    return z[score >= np.quantile(score, 0.995)].mean(axis=0)
+
+
+def _em(z: np.ndarray, k: int, **start: Any) -> GaussianMixture:
+    """A ``k``-component full-covariance mixture fitted by EM from ``start`` (``init_params`` or ``*_init``)."""
+    return GaussianMixture(n_components=k, covariance_type="full", random_state=_SEED, reg_covar=1e-5, **start).fit(z)
+
+
 def _fit(z: np.ndarray, k: int, direction: np.ndarray | None) -> list[GaussianMixture]:
-    """Fit ``k``-component mixtures: k-means++ starts, and one seeded at the rule's corner."""
-    fits = [GaussianMixture(n_components=k, covariance_type="full", random_state=_SEED, init_params="k-means++",
-                            reg_covar=1e-5).fit(z)]
+    """Fit ``k``-component mixtures from a k-means++ start and, for a directional rule, two more starts.
+
+    EM finds a local optimum of the likelihood, so several starts are fitted
+    and the BIC keeps the best (Biernacki, Celeux & Govaert, Comput Stat
+    Data Anal 2003;41:561). A k-means++ start (one event per component)
+    often seeds two components in the largest cluster and none in a small
+    one beside it; for a directional rule, whose target is such a small
+    cluster, a k-means start (the labels of one k-means run,
+    scikit-learn's default) and one of ``k - 1`` k-means centres plus the
+    rule's corner (:func:`_corner`) are fitted too. For ``largest`` the
+    target is the heaviest component, which the k-means++ start finds.
+    """
+    fits = [_em(z, k, init_params="k-means++")]
     if direction is not None and k >= 2:
-        score = z @ direction
-        top = z[score >= np.quantile(score, 0.995)]
         rest = KMeans(n_clusters=k - 1, n_init=1, random_state=_SEED).fit(z).cluster_centers_
-        fits.append(GaussianMixture(n_components=k, covariance_type="full", random_state=_SEED, reg_covar=1e-5,
-                                    means_init=np.vstack([rest, top.mean(axis=0)])).fit(z))
+        fits += [_em(z, k, init_params="kmeans"), _em(z, k, means_init=np.vstack([rest, _corner(z, direction)]))]
     return fits
+
+
+def _grown(z: np.ndarray, previous: GaussianMixture, seed: np.ndarray) -> GaussianMixture:
+    """Fit one component more than ``previous``, started by splitting a component at ``seed``.
+
+    The component that ``previous`` weights most at ``seed`` gives half its
+    weight and its covariance to a new component centred there; EM then
+    refits all of them. Growing the best fit one component at a time is
+    greedy mixture learning (Verbeek, Vlassis & Kröse, Neural Comput
+    2003;15:469), here with the split of split-and-merge EM (Ueda et al.,
+    Neural Comput 2000;12:2109): the components ``previous`` found are
+    kept, so a small population at the rule's corner gets its own
+    component even when the k-means starts spend two on a large cluster
+    (or, when the corner population is itself a k-means cluster, two on it).
+    """
+    owner = int(np.argmax(_pdf(previous, seed[None, :])[0]))
+    weights = previous.weights_.copy()
+    weights[owner] /= 2
+    return _em(z, len(weights) + 1, weights_init=np.append(weights, weights[owner]),
+               means_init=np.vstack([previous.means_, seed]),
+               precisions_init=np.concatenate([previous.precisions_, previous.precisions_[owner][None]]))
+
+
+def _candidates(z: np.ndarray, lowest: int, highest: int, direction: np.ndarray | None) -> list[GaussianMixture]:
+    """Mixtures of ``lowest`` to ``highest`` components (:func:`_fit`), each ``k`` also grown from the best ``k - 1``.
+
+    For a directional rule, the fit of ``k - 1`` components with the lowest
+    BIC is grown by a component at the rule's corner (:func:`_grown`).
+    """
+    candidates: list[GaussianMixture] = []
+    best: GaussianMixture | None = None
+    for k in range(lowest, highest + 1):
+        fits = _fit(z, k, direction)
+        if best is not None and direction is not None:
+            fits.append(_grown(z, best, _corner(z, direction)))
+        best = min(fits, key=lambda g: g.bic(z))
+        candidates += fits
+    return candidates
 
 
 def _pdf(gmm: GaussianMixture, points: np.ndarray) -> np.ndarray:
@@ -266,7 +323,8 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
 
     The number of components is chosen by BIC (Schwarz 1978; as flowClust,
     Lo et al., Cytometry A 2008;73:321) between 2 and ``components`` + 1
-    (1 and ``components`` for ``largest``); for a directional ``select`` one start is
+    (1 and ``components`` for ``largest``), each from several starts
+    (:func:`_candidates`); for a directional ``select`` two of them are
     seeded at the rule's corner (the mean of the 0.5% most extreme events
     that way), so a population of a few dozen events gets a component. The
     target is the component furthest in the rule's direction among those on
@@ -302,7 +360,7 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
     lowest = 1 if direction is None else 2
     with threadpool_limits(1):  # BLAS threads slow these small problems down many-fold
         highest = max(lowest, components) + (0 if direction is None else 1)
-        candidates = [g for k in range(lowest, highest + 1) for g in _fit(z, k, direction)]
+        candidates = _candidates(z, lowest, highest, direction)
         gmm = min(candidates, key=lambda g: g.bic(z))
         try:
             chosen = _target(gmm, len(z), direction, median, min_weight, max_fraction)
