@@ -15,6 +15,7 @@
 Usage::
 
     nice python benchmarks/bench_batch.py [--plates 4] [--wells 96] [--events 100000] [--workdir DIR]
+        [--one-core-serial] [--no-flowkit]
 
 The defaults are the issue's size (4 x 96 x 100,000); a smaller run is e.g.
 ``--plates 2 --wells 18 --events 20000``. Not a timed test.
@@ -59,16 +60,22 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _batch(args: list[str]) -> tuple[float, float]:
-    """Run ``msclab batch``; wall time and the CPU time (user + sys) of the command and its forked workers."""
+def _batch(args: list[str], one_core: bool = False) -> tuple[float, float]:
+    """Run ``msclab batch``; wall time and the CPU time (user + sys) of the command and its forked workers.
+
+    ``one_core`` pins the command (and so every process it forks) to one CPU.
+    """
     start, cpu = time.perf_counter(), _cpu(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "msclab", "batch", *args, *EXTRA, "--no-plots", "--quiet"], check=True)
+    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_core else None
+    subprocess.run([sys.executable, "-m", "msclab", "batch", *args, *EXTRA, "--no-plots", "--quiet"], check=True,
+                   preexec_fn=pin)
     return time.perf_counter() - start, _cpu(resource.RUSAGE_CHILDREN) - cpu
 
 
-def run_serial(folders: list[Path], out: Path) -> dict:
-    """The batch in one process; wall time, CPU time and the process's peak RSS."""
-    seconds, cpu = _batch([*map(str, folders), "-o", str(out), "--serial"])
+def run_serial(folders: list[Path], out: Path, one_core: bool = False) -> dict:
+    """The batch in one process (which forks for mixture fits and curves unless ``one_core``);
+    wall time, CPU time and the process's peak RSS."""
+    seconds, cpu = _batch([*map(str, folders), "-o", str(out), "--serial"], one_core)
     return {"seconds": seconds, "cpu": cpu, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
@@ -144,6 +151,8 @@ def main() -> None:
                         help="passed to msclab batch (default: its own, all samples sharing controls)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--no-flowkit", action="store_true", help="skip the gating comparison with FlowKit")
+    parser.add_argument("--one-core-serial", action="store_true",
+                        help="also run the serial batch pinned to one CPU (no forked helpers): the one-core anchor")
     args = parser.parse_args()
     if args.samples_per_task:
         EXTRA.extend(["--samples-per-task", str(args.samples_per_task)])
@@ -158,17 +167,23 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f}")
     print(f"serial      : {serial['seconds']:7.1f} s  CPU {serial['cpu']:7.1f} s  "
           f"{n_samples / serial['seconds']:6.2f} samples/s  peak RSS {serial['peak_mb']:.0f} MB")
+    one_core = run_serial(folders, workdir / "serial_one_core", one_core=True) if args.one_core_serial else None
+    if one_core:
+        print(f"serial, 1 CPU: {one_core['seconds']:7.1f} s  CPU {one_core['cpu']:7.1f} s  "
+              f"{n_samples / one_core['seconds']:6.2f} samples/s")
     dask = run_dask(folders, workdir / "dask", args.workers)
     print(f"{args.workers} workers   : {dask['seconds']:7.1f} s  CPU {dask['cpu']:7.1f} s "
           f"(the command {dask['command_cpu']:.1f} s)  "
           f"{n_samples / dask['seconds']:6.2f} samples/s  peak RSS per worker "
           f"{', '.join(f'{m:.0f}' for m in dask['worker_peak_mb'])} MB")
     print(f"load average {os.getloadavg()[0]:.2f}; {args.workers} workers vs serial: "
-          f"{serial['seconds'] / dask['seconds']:.2f}x (wall)")
+          f"{serial['seconds'] / dask['seconds']:.2f}x (wall)"
+          + (f"; vs serial on 1 CPU: {one_core['seconds'] / dask['seconds']:.2f}x" if one_core else ""))
     for folder in folders:
         for table in TABLES:
-            pd.testing.assert_frame_equal(pd.read_csv(workdir / "serial" / folder.name / table),
-                                          pd.read_csv(workdir / "dask" / folder.name / table))
+            for other in ("dask", *(("serial_one_core",) if one_core else ())):
+                pd.testing.assert_frame_equal(pd.read_csv(workdir / "serial" / folder.name / table),
+                                              pd.read_csv(workdir / other / folder.name / table))
     print("serial and Dask tables identical")
 
     if args.no_flowkit:
