@@ -12,22 +12,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anndata as ad
 import pandas as pd
 
 from ._files import atomic_path, atomic_write
-from .assay.quantification import AssayResult
-from .compare import Comparison, score
-from .compare.analytes import catalogue_id_for_analyte
-from .compare.discovery import read_discovered
+from ._parallel import Forked, fork_start
 from .errors import MsclabError
 from .experiment import Experiment, read_experiment
 from .provenance import Provenance
-from .readouts import build_readouts, to_long
 from .settings import Settings
-from .stats import Contrast, estimate_effects
-from .experiment.contrasts import select
+
+if TYPE_CHECKING:  # imported where used: the command starts gating before anndata and the statistics load
+    import anndata as ad
+
+    from .assay.quantification import AssayResult
+    from .compare import Comparison
+    from .flow.result import PanelResult
+    from .stats import Contrast
 
 #: Files ``analyze`` writes (design contract), by key.
 OUTPUTS = {
@@ -199,41 +201,68 @@ class AssayOutcome:
     plots: list[Path] = field(default_factory=list)
 
 
-def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None,
-             progress: Callable[[str], None] | None = None) -> FlowOutcome:
-    """Gate and quantify every panel; returns records, populations, QC, failures and plots.
+class PendingFlow:
+    """Panels being gated (:func:`start_flow`); :meth:`wait` records and returns what they gave."""
+
+    def __init__(self, exp: Experiment, panels: list[str], gating: Forked, gates_dir: Path | None):
+        self._exp, self._panels, self._gating, self._gates_dir = exp, panels, gating, gates_dir
+
+    def wait(self, prov: Provenance) -> FlowOutcome:
+        """Wait for the panels and record them in ``prov``, in the experiment's panel order."""
+        records, populations, qc, failures, plots, plotting = [], [], [], [], [], []
+        for panel, (result, written) in zip(self._panels, self._gating.wait(), strict=True):
+            if isinstance(result, str):
+                failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": result}
+                             for s in self._exp.files(panel)["sample_id"]]
+                continue
+            prov.record(result.provenance)
+            records.append(result.records)
+            populations.append(result.populations.assign(panel=panel))
+            qc.append(result.qc.assign(panel=panel))
+            failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": r} for s, r in result.failures.items()]
+            plots += [Path(p) for p in result.plots.values()]
+            if result.plotting is not None:
+                plotting.append(result)
+            if self._gates_dir is not None:
+                prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
+        return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots, plotting)
+
+
+def start_flow(exp: Experiment, plots_dir: Path | None, gates_dir: Path | None) -> PendingFlow:
+    """Start gating and quantifying every panel; :meth:`PendingFlow.wait` returns the outcome.
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
     (one file per sample and panel) so the gating can be audited and reopened.
-    Gate plots are drawn in the background while the next panels, the assays
-    and the effects are computed; ``FlowOutcome.wait_plots()`` (called by
-    :func:`finish_analysis` before the report) waits for them.
+    The panels are independent, so with several each is gated in a forked
+    process of its own where that is safe (:func:`msclab._parallel.fork_start`),
+    and one panel's serial steps overlap another's mixture fits; the outcome
+    is recorded in the experiment's panel order, the same as one after the
+    other. A single panel is gated here, and its gate plots are drawn in the
+    background while the analysis goes on (``FlowOutcome.wait_plots()``,
+    called by :func:`finish_analysis` before the report, waits for them).
     """
     from .flow.panel import quantify_panel
 
-    records, populations, qc, failures, plots, plotting = [], [], [], [], [], []
     panels = [p for p in exp.spec.panels if not exp.files(p).empty]
-    for k, panel in enumerate(panels, start=1):
-        if progress is not None:
-            progress(f"gating panel {panel} ({k}/{len(panels)}, {len(exp.files(panel))} files)")
+    apart = len(panels) > 1
+
+    def gate(panel: str) -> tuple[PanelResult | str, dict[str, Path]]:
         try:
-            result = quantify_panel(exp, panel, plots_dir=plots_dir, background_plots=True)
+            result = quantify_panel(exp, panel, plots_dir=plots_dir, background_plots=not apart)
         except MsclabError as exc:
-            failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": str(exc)}
-                         for s in exp.files(panel)["sample_id"]]
-            continue
-        prov.record(result.provenance)
-        records.append(result.records)
-        populations.append(result.populations.assign(panel=panel))
-        qc.append(result.qc.assign(panel=panel))
-        failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": r} for s, r in result.failures.items()]
-        plots += [Path(p) for p in result.plots.values()]
-        if result.plotting is not None:
-            plotting.append(result)
-        if gates_dir is not None:
-            written = result.write_gatingml(gates_dir)
-            prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
-    return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots, plotting)
+            return str(exc), {}
+        written = result.write_gatingml(gates_dir) if gates_dir is not None else {}
+        if apart:
+            result.resolved = {}  # written as GatingML, read back from there; not sent between processes
+        return result, written
+
+    gating = fork_start(gate, panels, n_jobs=len(panels)) if apart else Forked(gate, [gate(p) for p in panels])
+    return PendingFlow(exp, panels, gating, gates_dir)
+
+
+def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None) -> FlowOutcome:
+    """Gate and quantify every panel (:func:`start_flow`) and record it in ``prov``."""
+    return start_flow(exp, plots_dir, gates_dir).wait(prov)
 
 
 def written_trees(prov: Provenance) -> dict[str, dict]:
@@ -247,23 +276,42 @@ def written_trees(prov: Provenance) -> dict[str, dict]:
 EXPORT_STAGE = "flowjo_export:"
 
 
-def flowjo_workspaces(exp: Experiment, prov: Provenance, trees: dict[str, dict], populations: pd.DataFrame,
-                      folder: Path) -> list[dict]:
-    """Write ``<folder>/<panel>.wsp`` (FlowJo workspaces of the gates used; docs/review.md) for every panel.
+class PendingWorkspaces:
+    """FlowJo workspaces being written by :func:`start_flowjo_workspaces`; :meth:`wait` records them."""
 
-    A panel whose gates FlowJo cannot store gets one failure row (returned) instead.
+    def __init__(self, writing: Forked):
+        self._writing = writing
+
+    def wait(self, prov: Provenance) -> list[dict]:
+        """Wait for the workspaces, record each in ``prov`` and return a failure row per panel not written."""
+        failures = []
+        for panel, path, reason in self._writing.wait():
+            if path is None:
+                failures.append({"sample_id": "", "stage": f"{EXPORT_STAGE}{panel}", "reason": reason})
+            else:
+                prov.steps.setdefault("flowjo_workspaces", {})[panel] = path
+        return failures
+
+
+def start_flowjo_workspaces(exp: Experiment, trees: dict[str, dict], populations: pd.DataFrame,
+                            folder: Path) -> PendingWorkspaces:
+    """Start writing ``<folder>/<panel>.wsp`` (FlowJo workspaces of the gates used; docs/review.md) for every panel.
+
+    The files are written in a forked process where that is safe
+    (:func:`msclab._parallel.fork_start`), while the analysis goes on. A panel
+    whose gates FlowJo cannot store gets one failure row instead
+    (:meth:`PendingWorkspaces.wait`).
     """
     from .flow.flowjo_export import write_panel_workspace
 
-    failures = []
-    for panel, panel_trees in trees.items():
+    def write(panel: str) -> tuple[str, str | None, str]:
         try:
-            path = write_panel_workspace(exp, panel, panel_trees, populations, folder / f"{panel}.wsp")
+            path = write_panel_workspace(exp, panel, trees[panel], populations, folder / f"{panel}.wsp")
         except MsclabError as exc:
-            failures.append({"sample_id": "", "stage": f"{EXPORT_STAGE}{panel}", "reason": str(exc)})
-            continue
-        prov.steps.setdefault("flowjo_workspaces", {})[panel] = str(path)
-    return failures
+            return panel, None, str(exc)
+        return panel, str(path), ""
+
+    return PendingWorkspaces(fork_start(write, list(trees), n_jobs=1))
 
 
 def run_discovery(exp: Experiment, prov: Provenance, trees: dict[str, dict], settings: Settings, out: Path) -> None:
@@ -349,6 +397,35 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
     return AssayOutcome(*combine_assays(exp, results, prov), failures, plots)
 
 
+class PendingAssays:
+    """:func:`run_assays` started by :func:`start_assays`; :meth:`wait` returns its outcome."""
+
+    def __init__(self, running: Forked):
+        self._running = running
+
+    def wait(self, prov: Provenance) -> AssayOutcome:
+        """Wait for the assays, add their provenance record to ``prov`` and return what they gave."""
+        outcome, record = self._running.wait()[0]
+        prov.merge(record)
+        return outcome
+
+
+def start_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None) -> PendingAssays:
+    """Start :func:`run_assays` in a forked process (where that is safe) and return at once.
+
+    The assays do not depend on the flow panels, so ``analyze`` fits the
+    standard curves and draws their plots while it gates. The work records its
+    provenance apart; :meth:`PendingAssays.wait` adds it to ``prov`` (where
+    forking is not safe the assays run here, before this returns).
+    """
+
+    def apart(_: None) -> tuple[AssayOutcome, Provenance]:
+        record = Provenance(prov.command)
+        return run_assays(exp, record, settings, plots_dir), record
+
+    return PendingAssays(fork_start(apart, [None]) if exp.spec.assays else Forked(apart, [apart(None)]))
+
+
 def combine_assays(exp: Experiment, results: list[tuple[str, AssayResult]], prov: Provenance
                    ) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
     """Join the plates' results: calibrate across plates, then one record per sample and analyte.
@@ -359,6 +436,9 @@ def combine_assays(exp: Experiment, results: list[tuple[str, AssayResult]], prov
         Readout records of the samplesheet's samples (mapped to catalogue
         effects by analyte name), every well, every curve.
     """
+    from .assay.quantification import AssayResult
+    from .compare.analytes import catalogue_id_for_analyte
+
     if not results:
         return [], pd.DataFrame(), pd.DataFrame()
     wells = concat_frames([r.wells.assign(assay=a) for a, r in results])
@@ -443,11 +523,22 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     exp = read_experiment(experiment, allow=allow)
     prov = start_provenance(exp, out, settings)
     plots_dir = out / "plots" if settings.plots else None
-    flow = run_flow(exp, prov, plots_dir, out / "gates", progress=say)
-    say(f"fitting standard curves of {len(exp.spec.assays)} assay export(s)")
-    assays = run_assays(exp, prov, settings, plots_dir)
+    panels = [p for p in exp.spec.panels if not exp.files(p).empty]
+    say(f"gating {len(panels)} panel(s) ({len(exp.files())} files) and fitting {len(exp.spec.assays)} "
+        "assay export(s)")
+    assaying = start_assays(exp, prov, settings, plots_dir)
+    gating = start_flow(exp, plots_dir, out / "gates")
+    _load_finish()  # while the panels are gated elsewhere
+    flow = gating.wait(prov)
+    assays = assaying.wait(prov)
     say("estimating effects, comparing with the catalogue, writing the outputs")
     return finish_analysis(exp, prov, settings, flow, assays, out)
+
+
+def _load_finish() -> None:
+    """Import what :func:`finish_analysis` uses (anndata, the statistics; about a second) ahead of it."""
+    from . import compare, readouts, stats  # noqa: F401
+    from .stats import effects  # noqa: F401
 
 
 def start_provenance(exp: Experiment, out: Path, settings: Settings, command: str = "analyze") -> Provenance:
@@ -480,10 +571,15 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     out
         The output folder.
     """
+    from .compare import score
+    from .compare.discovery import read_discovered
+    from .readouts import build_readouts
+    from .stats import estimate_effects
+
     trees = written_trees(prov)
-    exported = flowjo_workspaces(exp, prov, trees, flow.populations, out / "gates")
+    exporting = start_flowjo_workspaces(exp, trees, flow.populations, out / "gates")
     run_discovery(exp, prov, trees, settings, out)
-    failures = pd.DataFrame(flow.failures + exported + assays.failures, columns=["sample_id", "stage", "reason"])
+    failures = pd.DataFrame(flow.failures + assays.failures, columns=["sample_id", "stage", "reason"])
 
     records = [r for r in flow.records + assays.records if len(r)]
     mapping = exp.spec.catalogue_mapping
@@ -495,12 +591,15 @@ def finish_analysis(exp: Experiment, prov: Provenance, settings: Settings, flow:
     _mark_failures(readouts, failures)
     readouts.uns["experiment"] = {"name": exp.spec.name, "context": exp.spec.context}
 
+    trending = fork_start(lambda _: _dose_trends(readouts, exp), [None])  # while the effects are estimated
     effects = estimate_effects(readouts, exp.spec.contrasts, n_boot=settings.n_boot, seed=settings.seed)
-    trends = _dose_trends(readouts, exp)
+    trends = trending.wait()[0]
     comparison = score(effects, _catalogue(exp), exp.spec.context, exp.spec.modifiers, seed=settings.seed,
                        discovered=read_discovered(prov.steps))
     prov.steps["comparison"] = {"score": comparison.score, "ci": list(comparison.ci), "summary": comparison.summary}
 
+    exported = exporting.wait(prov)
+    failures = pd.DataFrame(flow.failures + exported + assays.failures, columns=["sample_id", "stage", "reason"])
     flow.wait_plots()  # the report reads the gate plots
     result = AnalysisResult(
         experiment=exp, readouts=readouts, effects=effects, comparison=comparison, populations=flow.populations,
@@ -540,6 +639,7 @@ def dose_contrasts(contrasts: list[Contrast]) -> list[Contrast]:
 
 def _dose_trends(readouts: ad.AnnData, exp: Experiment) -> pd.DataFrame:
     """Dose-response trend tests (:func:`msclab.stats.dose_trend`) for each dose contrast."""
+    from .experiment.contrasts import select
     from .stats import dose_trend
 
     parts = []
@@ -564,8 +664,14 @@ def _csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
-    """Write the tables, the AnnData, the report and provenance atomically."""
+    """Write the tables, the AnnData, the report and provenance atomically.
+
+    The report's forest plot is drawn in a forked process (where that is safe)
+    while the tables are written.
+    """
+    from .readouts import to_long
     from .report import write_report
+    from .report.forest import forest_png
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -573,6 +679,8 @@ def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
         raise MsclabError(f"cannot create the output folder ({exc.strerror})", file=out,
                           hint="Choose an output folder you can write to.") from exc
     paths = {key: out / name for key, name in OUTPUTS.items()}
+    table = result.comparison.table
+    drawing = fork_start(forest_png, [table] if len(table) else [])
     readouts = result.readouts
     with atomic_path(paths["readouts_h5ad"]) as tmp:
         readouts.write_h5ad(tmp)
@@ -589,7 +697,7 @@ def write_outputs(result: AnalysisResult, out: Path) -> dict[str, Path]:
     _csv(result.flow_qc, out / "flow_qc.csv")
     _csv(result.gate_qc, out / "gate_qc.csv")
     _csv(result.trends, paths["trends"])
-    write_report(result, paths["report"])
+    write_report(result, paths["report"], forest=next(iter(drawing.wait()), None))
     result.provenance.steps["outputs"] = {k: str(p) for k, p in paths.items()}
     result.provenance.write(paths["provenance"])
     return paths

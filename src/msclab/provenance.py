@@ -100,7 +100,23 @@ class Provenance:
             self.add_input(path, role)
         for path, what in getattr(fragment, "leniencies", ()):
             self.add_leniency(path, what)
-        for section, value in fragment.steps().items():
+        self._add_steps(fragment.steps())
+
+    def merge(self, other: Provenance) -> None:
+        """Add the inputs, leniencies and steps of a record made apart (e.g. by work in another process).
+
+        Inputs already recorded are kept as they are; steps join as in :meth:`record`.
+        """
+        known = {entry["path"] for entry in self.inputs}
+        self.inputs += [entry for entry in other.inputs if entry["path"] not in known]
+        for path, items in other.leniencies.items():
+            for what in items:
+                self.add_leniency(path, what)
+        self._add_steps(other.steps)
+
+    def _add_steps(self, steps: dict[str, Any]) -> None:
+        """Join steps: a section that maps keys gains the new keys; a list section is extended."""
+        for section, value in steps.items():
             if isinstance(value, list):
                 self.steps.setdefault(section, []).extend(value)
             else:

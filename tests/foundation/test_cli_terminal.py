@@ -48,12 +48,12 @@ def test_progress_on_a_terminal_and_none_when_piped(tiny_study, tmp_path):
                "--n-boot", "100", "-o"]
     code, shown = _on_a_terminal([*command, str(tmp_path / "tty")])
     assert code == 0, shown
-    assert "gating panel th_ics (1/2" in shown and "fitting standard curves" in shown, shown
+    assert "gating 2 panel(s)" in shown and "assay export(s)" in shown and "estimating effects" in shown, shown
     assert "Traceback" not in shown
 
     piped = subprocess.run([*command, str(tmp_path / "pipe")], capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0, piped.stderr
-    assert "gating panel" not in piped.stdout + piped.stderr
+    assert "panel(s)" not in piped.stdout + piped.stderr
     lines = piped.stdout.splitlines()
     assert len(lines) == 2 and lines[1] == f"Report: {tmp_path / 'pipe' / 'report.html'}", piped.stdout
 

@@ -407,10 +407,12 @@ def test_var_names_can_be_markers_for_scanpy_plots(repo_root):
         read_fcs(path, var_names="pns")
 
 
+@pytest.mark.parametrize("word", [0, 17, 29])  # in the first, the third and the last (partial) chunk
 @pytest.mark.parametrize("byteord", ["1,2,3,4", "4,3,2,1"])
-def test_data_read_in_chunks_swaps_and_quiets_nans(tmp_path, monkeypatch, byteord):
-    # the DATA segment is read straight into the array in chunks; a chunk size that does not divide
-    # the events must give the same values, swapped to native order, with a signalling NaN quieted
+def test_data_read_in_chunks_swaps_and_quiets_nans(tmp_path, monkeypatch, byteord, word):
+    # the DATA segment is read straight into the array in chunks, checked for NaNs by a second thread;
+    # a chunk size that does not divide the events must give the same values, swapped to native
+    # order, with a signalling NaN quieted wherever it is
     from msclab.io.fcs import _data
 
     monkeypatch.setattr(_data, "_CHUNK_BYTES", 28)  # 7 float32 words: chunks cut events and values apart
@@ -418,7 +420,7 @@ def test_data_read_in_chunks_swaps_and_quiets_nans(tmp_path, monkeypatch, byteor
     stored = values.astype(">f4" if byteord == "4,3,2,1" else "<f4")
     raw = bytearray(stored.tobytes())
     signalling = b"\x7f\xa0\x00\x01" if byteord == "4,3,2,1" else b"\x01\x00\xa0\x7f"
-    raw[4 * 17:4 * 18] = signalling  # event 5, channel 2, in the third chunk
+    raw[4 * word:4 * (word + 1)] = signalling
     path = tmp_path / "chunks.fcs"
     path.write_bytes(_fcs_bytes(_keywords(10, ["FSC-A", "SSC-A", "FL1-A"], "F", 32, byteord), bytes(raw)))
     with warnings.catch_warnings():
@@ -426,10 +428,10 @@ def test_data_read_in_chunks_swaps_and_quiets_nans(tmp_path, monkeypatch, byteor
         events = open_fcs(path).read_events()
         as_double = events.astype(np.float64)
     expected = values.copy()
-    expected[5, 2] = np.nan
+    expected[divmod(word, 3)] = np.nan
     assert events.dtype == np.float32 and events.dtype.isnative
     np.testing.assert_array_equal(events, expected)
-    assert np.isnan(as_double[5, 2]) and np.isnan(as_double).sum() == 1
+    assert np.isnan(as_double[divmod(word, 3)]) and np.isnan(as_double).sum() == 1
     # without a NaN nothing is replaced and the array is the one read into
     path.write_bytes(_fcs_bytes(_keywords(10, ["FSC-A", "SSC-A", "FL1-A"], "F", 32, byteord), stored.tobytes()))
     np.testing.assert_array_equal(open_fcs(path).read_raw(), values)

@@ -186,12 +186,22 @@ def _beside_discovery(comparison: Any) -> str:
                          "discovery_ci_high", "discovery_q_value", "agreement"])
 
 
-def render_report(result: ReportData) -> str:
-    """Return the report as an HTML string."""
+def render_report(result: ReportData, forest: bytes | None = None) -> str:
+    """Return the report as an HTML string.
+
+    Parameters
+    ----------
+    result
+        The analysis.
+    forest
+        The forest plot's PNG (:func:`~msclab.report.forest.forest_png`) when it was
+        drawn already; None: drawn here.
+    """
     exp = result.experiment
     comparison = result.comparison
     measured = comparison.table[comparison.table["verdict"] != "not_measured"] if len(comparison.table) else comparison.table
-    forest = forest_png(comparison.table) if len(comparison.table) else None
+    if forest is None and len(comparison.table):
+        forest = forest_png(comparison.table)
     samples = exp.samples
     obs = result.readouts.obs
     failed = obs[obs["status"] != "ok"][["sample_id", "status", "status_reason"]] if "sample_id" in obs else obs[obs["status"] != "ok"]
@@ -244,8 +254,8 @@ def render_report(result: ReportData) -> str:
     return _ENV.get_template("report.html.j2").render(**context)
 
 
-def write_report(result: ReportData, path: Path) -> Path:
-    """Write ``report.html`` atomically."""
+def write_report(result: ReportData, path: Path, forest: bytes | None = None) -> Path:
+    """Write ``report.html`` atomically (``forest``: see :func:`render_report`)."""
     with atomic_write(path) as handle:
-        handle.write(render_report(result))
+        handle.write(render_report(result, forest))
     return path

@@ -7,13 +7,16 @@ data-driven gates fitted on the sample, its plate or donor, or its control).
 The language is documented in ``docs/protocols.md``.
 """
 
-from ..channels import normalise_marker
-from .loader import builtin_protocols, is_protocol_file, load_protocol
-from .resolve import Resolution, ResolvedSample, resolve_protocol
-from .sample import SampleEvents
-from .schema import Protocol, Threshold
+from ..._lazy import attach
 
-__all__ = [
-    "Protocol", "Resolution", "ResolvedSample", "SampleEvents", "Threshold", "builtin_protocols",
-    "is_protocol_file", "load_protocol", "normalise_marker", "resolve_protocol",
-]
+# Names are imported on first use: planning a batch reads protocols without loading the resolvers'
+# libraries (scikit-learn, scipy.stats), which only the processes that gate need.
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "Protocol": ".schema", "Resolution": ".resolve", "ResolvedSample": ".resolve", "SampleEvents": ".sample",
+        "Threshold": ".schema", "builtin_protocols": ".loader", "is_protocol_file": ".loader",
+        "load_protocol": ".loader", "normalise_marker": "..channels", "resolve_protocol": ".resolve",
+    },
+    ("resolvers", "resolve", "loader", "schema", "sample"),
+)

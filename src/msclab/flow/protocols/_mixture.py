@@ -161,12 +161,12 @@ class GaussianMixture:
         nk = resp.sum(axis=1) + _EPS
         mx, my = (resp @ x) / nk, (resp @ y) / nk
         cov = np.empty((len(nk), 2, 2))
-        for k in range(len(nk)):
-            dx, dy = x - mx[k], y - my[k]
-            wx = resp[k] * dx
-            cov[k, 0, 0] = wx @ dx / nk[k] + self.reg_covar
-            cov[k, 0, 1] = cov[k, 1, 0] = wx @ dy / nk[k]
-            cov[k, 1, 1] = (resp[k] * dy) @ dy / nk[k] + self.reg_covar
+        dx, dy = x - mx[:, None], y - my[:, None]
+        wx, wy = resp * dx, resp * dy
+        for k in range(len(nk)):  # one dot product per sum, as one component at a time
+            cov[k, 0, 0] = wx[k] @ dx[k] / nk[k] + self.reg_covar
+            cov[k, 0, 1] = cov[k, 1, 0] = wx[k] @ dy[k] / nk[k]
+            cov[k, 1, 1] = wy[k] @ dy[k] / nk[k] + self.reg_covar
         self.means_ = np.column_stack([mx, my])
         self.covariances_ = cov
         self.precisions_cholesky_ = _upper_factor(cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1])
@@ -174,17 +174,14 @@ class GaussianMixture:
 
     def _weighted_log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """``log(weight) + log N(event | component)``, components x events."""
-        out = np.empty((self.n_components, len(x)))
         chol = self.precisions_cholesky_
         log_det = np.log(chol[:, 0, 0]) + np.log(chol[:, 1, 1])
         constant = -_LOG_2PI + log_det + np.log(self.weights_)
-        for k in range(self.n_components):
-            (p00, p01), (_, p11) = chol[k]
-            dx, dy = x - self.means_[k, 0], y - self.means_[k, 1]
-            u = dx * p00
-            v = dx * p01 + dy * p11
-            out[k] = constant[k] - 0.5 * (u * u + v * v)
-        return out
+        # every component at once (components x events); each value is computed as one component at a time would
+        dx, dy = x - self.means_[:, :1], y - self.means_[:, 1:]
+        u = dx * chol[:, 0, :1]
+        v = dx * chol[:, 0, 1:] + dy * chol[:, 1, 1:]
+        return constant[:, None] - 0.5 * (u * u + v * v)
 
     @staticmethod
     def _log_sum(weighted: np.ndarray) -> np.ndarray:
