@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .._files import atomic_write
+from .._parallel import fork_map
 
 #: Most charts drawn (series with flags first).
 MAX_CHARTS = 60
@@ -37,12 +38,11 @@ margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%;text-alig
 
 
 def _chart(series: pd.DataFrame) -> str:
-    import matplotlib
+    """One Levey-Jennings chart as a base64 PNG (a matplotlib ``Figure``: no pyplot, no backend change)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 2.2), dpi=90)
+    fig = Figure(figsize=(4.2, 2.2), dpi=90)
+    ax = fig.subplots()
     x = range(len(series))
     ax.plot(x, series["value"], marker="o", color="#333", lw=1)
     center, sd = series["center"].iloc[0], series["sd"].iloc[0]
@@ -59,7 +59,6 @@ def _chart(series: pd.DataFrame) -> str:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -128,7 +127,8 @@ def write_batch_report(path: str | PathLike[str], run: dict[str, Any], plates: S
     flagged = lj[lj["flag"].isin(["1-2s", "1-3s"])]
     order = list(dict.fromkeys(list(flagged["series"]) + list(lj["series"])))
     drawable = [s for s in order if (lj["series"] == s).sum() >= MIN_CHART_POINTS]
-    charts = [_chart(lj[lj["series"] == s]) for s in drawable[:MAX_CHARTS]]
+    # drawn in forked processes where that is safe (a serial batch; not beside the Dask client's threads)
+    charts = fork_map(_chart, [lj[lj["series"] == s] for s in drawable[:MAX_CHARTS]], min_per_process=4)
     target = Path(path)
     n_warnings: dict[str, int] = {}
     for w in warnings:
