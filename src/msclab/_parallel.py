@@ -12,12 +12,16 @@ parallelise over tasks already); the loop then runs in this process.
 :func:`fork_start` does the same in the background: the workers start and
 this process goes on with other work until it asks for the results, so work
 whose results are needed only at the end (gate plots, read back by the
-report) overlaps the rest of the analysis.
+report) overlaps the rest of the analysis. Background processes nobody
+waited for (an error came first) are ended when the interpreter exits, so a
+worker blocked on results too large for its pipe never holds up the exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
+import multiprocessing.util  # registers its exit handler first, so _end_unwaited runs before it
 import os
 import signal
 import sys
@@ -40,6 +44,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 #: What the forked workers inherit: the function and the items (set only while a pool runs).
 _SHARED: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+#: Background processes of :func:`fork_start` not yet waited for (ended at exit, see :func:`_end_unwaited`).
+_UNWAITED: set[Any] = set()
 
 
 def fork_context() -> BaseContext | None:
@@ -176,6 +183,7 @@ class Forked:
                                   RuntimeWarning, stacklevel=2)
                     status, payload = "ok", [self._func(item) for item in items]
                 process.join()
+                _UNWAITED.discard(process)
                 pipe.close()
                 if status == "ok":
                     results += payload
@@ -221,9 +229,24 @@ def fork_start(func: Callable[[T], R], items: Sequence[T], *, n_jobs: int | None
         chunk = items[int(a):int(b)]
         process = context.Process(target=_run_and_send, args=(func, chunk, send))
         process.start()
+        _UNWAITED.add(process)
         send.close()
         workers.append((process, receive, chunk))
     return Forked(func, workers=workers)
+
+
+@atexit.register
+def _end_unwaited() -> None:
+    """End the background processes nobody waited for (an error came first) before the interpreter exits.
+
+    A worker whose results exceed the pipe's buffer blocks until they are read;
+    ``multiprocessing`` joins every child at exit, which would then wait forever.
+    """
+    for process in list(_UNWAITED):
+        if process.is_alive():
+            process.terminate()
+        process.join()
+    _UNWAITED.clear()
 
 
 def _run_and_send(func: Callable[[Any], Any], items: Sequence[Any], pipe) -> None:

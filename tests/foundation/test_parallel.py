@@ -60,3 +60,17 @@ def test_fork_start_redoes_a_dead_workers_items_here_and_reports_errors():
 
 def _reciprocal(x: int) -> float:
     return 1 / x
+
+
+def test_background_work_nobody_waits_for_does_not_hold_up_the_exit(tmp_path):
+    # An error between fork_start and wait leaves a worker whose results (here 10 MB) do not fit the
+    # pipe; multiprocessing joins every child at exit, so without _end_unwaited the command would hang.
+    import subprocess
+    import sys
+
+    script = tmp_path / "unwaited.py"
+    script.write_text("from msclab._parallel import fork_start\n"
+                      "pending = fork_start(lambda _: b'x' * 10_000_000, [None])\n"
+                      "raise SystemExit('an error came before the wait')\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "an error came before the wait" in done.stderr
