@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -22,6 +23,8 @@ from .errors import MsclabError
 from .experiment import Experiment, read_experiment
 from .provenance import Provenance
 from .settings import Settings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # imported where used: the command starts gating before anndata and the statistics load
     import anndata as ad
@@ -201,35 +204,50 @@ class AssayOutcome:
     plots: list[Path] = field(default_factory=list)
 
 
-class PendingFlow:
-    """Panels being gated (:func:`start_flow`); :meth:`wait` records and returns what they gave."""
+class Pending(Generic[T]):
+    """Work started in the background (:func:`start_flow`, :func:`start_assays`, :func:`start_flowjo_workspaces`).
 
-    def __init__(self, exp: Experiment, panels: list[str], gating: Forked, gates_dir: Path | None):
-        self._exp, self._panels, self._gating, self._gates_dir = exp, panels, gating, gates_dir
+    :meth:`wait` waits for it, records it in the run's provenance and returns
+    what it gave.
+    """
 
-    def wait(self, prov: Provenance) -> FlowOutcome:
-        """Wait for the panels and record them in ``prov``, in the experiment's panel order."""
-        records, populations, qc, failures, plots, plotting = [], [], [], [], [], []
-        for panel, (result, written) in zip(self._panels, self._gating.wait(), strict=True):
-            if isinstance(result, str):
-                failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": result}
-                             for s in self._exp.files(panel)["sample_id"]]
-                continue
-            prov.record(result.provenance)
-            records.append(result.records)
-            populations.append(result.populations.assign(panel=panel))
-            qc.append(result.qc.assign(panel=panel))
-            failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": r} for s, r in result.failures.items()]
-            plots += [Path(p) for p in result.plots.values()]
-            if result.plotting is not None:
-                plotting.append(result)
-            if self._gates_dir is not None:
-                prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
-        return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots, plotting)
+    def __init__(self, running: Forked, record: Callable[[list[Any], Provenance], T]):
+        self._running, self._record = running, record
+
+    def wait(self, prov: Provenance) -> T:
+        """Wait for the work, record it in ``prov`` and return its outcome."""
+        return self._record(self._running.wait(), prov)
 
 
-def start_flow(exp: Experiment, plots_dir: Path | None, gates_dir: Path | None) -> PendingFlow:
-    """Start gating and quantifying every panel; :meth:`PendingFlow.wait` returns the outcome.
+def _record_panels(exp: Experiment, panels: list[str], gates_dir: Path | None, gated: list[Any],
+                   prov: Provenance) -> FlowOutcome:
+    """The panels' results recorded in ``prov`` in the experiment's panel order, as a :class:`FlowOutcome`."""
+    records, populations, qc, failures, plots, plotting = [], [], [], [], [], []
+    for panel, (result, written) in zip(panels, gated, strict=True):
+        if isinstance(result, str):
+            failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": result}
+                         for s in exp.files(panel)["sample_id"]]
+            continue
+        prov.record(result.provenance)
+        records.append(result.records)
+        populations.append(result.populations.assign(panel=panel))
+        qc.append(result.qc.assign(panel=panel))
+        failures += [{"sample_id": s, "stage": f"flow:{panel}", "reason": r} for s, r in result.failures.items()]
+        plots += [Path(p) for p in result.plots.values()]
+        if result.plotting is not None:
+            plotting.append(result)
+        if gates_dir is not None:
+            prov.steps.setdefault("resolved_gates", {})[panel] = {s: str(p) for s, p in written.items()}
+    return FlowOutcome(records, concat_frames(populations), concat_frames(qc), failures, plots, plotting)
+
+
+def flow_panels(exp: Experiment) -> list[str]:
+    """The experiment's panels that have FCS files, in its order."""
+    return [p for p in exp.spec.panels if not exp.files(p).empty]
+
+
+def start_flow(exp: Experiment, plots_dir: Path | None, gates_dir: Path | None) -> Pending[FlowOutcome]:
+    """Start gating and quantifying every panel; :meth:`Pending.wait` returns the :class:`FlowOutcome`.
 
     Every sample's resolved gates are written as GatingML 2.0 to ``gates_dir``
     (one file per sample and panel) so the gating can be audited and reopened.
@@ -243,7 +261,7 @@ def start_flow(exp: Experiment, plots_dir: Path | None, gates_dir: Path | None) 
     """
     from .flow.panel import quantify_panel
 
-    panels = [p for p in exp.spec.panels if not exp.files(p).empty]
+    panels = flow_panels(exp)
     apart = len(panels) > 1
 
     def gate(panel: str) -> tuple[PanelResult | str, dict[str, Path]]:
@@ -257,7 +275,7 @@ def start_flow(exp: Experiment, plots_dir: Path | None, gates_dir: Path | None) 
         return result, written
 
     gating = fork_start(gate, panels, n_jobs=len(panels)) if apart else Forked(gate, [gate(p) for p in panels])
-    return PendingFlow(exp, panels, gating, gates_dir)
+    return Pending(gating, partial(_record_panels, exp, panels, gates_dir))
 
 
 def run_flow(exp: Experiment, prov: Provenance, plots_dir: Path | None, gates_dir: Path | None) -> FlowOutcome:
@@ -276,31 +294,25 @@ def written_trees(prov: Provenance) -> dict[str, dict]:
 EXPORT_STAGE = "flowjo_export:"
 
 
-class PendingWorkspaces:
-    """FlowJo workspaces being written by :func:`start_flowjo_workspaces`; :meth:`wait` records them."""
-
-    def __init__(self, writing: Forked):
-        self._writing = writing
-
-    def wait(self, prov: Provenance) -> list[dict]:
-        """Wait for the workspaces, record each in ``prov`` and return a failure row per panel not written."""
-        failures = []
-        for panel, path, reason in self._writing.wait():
-            if path is None:
-                failures.append({"sample_id": "", "stage": f"{EXPORT_STAGE}{panel}", "reason": reason})
-            else:
-                prov.steps.setdefault("flowjo_workspaces", {})[panel] = path
-        return failures
+def _record_workspaces(written: list[tuple[str, str | None, str]], prov: Provenance) -> list[dict]:
+    """Record each workspace written in ``prov``; a failure row per panel not written."""
+    failures = []
+    for panel, path, reason in written:
+        if path is None:
+            failures.append({"sample_id": "", "stage": f"{EXPORT_STAGE}{panel}", "reason": reason})
+        else:
+            prov.steps.setdefault("flowjo_workspaces", {})[panel] = path
+    return failures
 
 
 def start_flowjo_workspaces(exp: Experiment, trees: dict[str, dict], populations: pd.DataFrame,
-                            folder: Path) -> PendingWorkspaces:
+                            folder: Path) -> Pending[list[dict]]:
     """Start writing ``<folder>/<panel>.wsp`` (FlowJo workspaces of the gates used; docs/review.md) for every panel.
 
     The files are written in a forked process where that is safe
     (:func:`msclab._parallel.fork_start`), while the analysis goes on. A panel
     whose gates FlowJo cannot store gets one failure row instead
-    (:meth:`PendingWorkspaces.wait`).
+    (:meth:`Pending.wait`).
     """
     from .flow.flowjo_export import write_panel_workspace
 
@@ -311,7 +323,7 @@ def start_flowjo_workspaces(exp: Experiment, trees: dict[str, dict], populations
             return panel, None, str(exc)
         return panel, str(path), ""
 
-    return PendingWorkspaces(fork_start(write, list(trees), n_jobs=1))
+    return Pending(fork_start(write, list(trees), n_jobs=1), _record_workspaces)
 
 
 def run_discovery(exp: Experiment, prov: Provenance, trees: dict[str, dict], settings: Settings, out: Path) -> None:
@@ -397,25 +409,20 @@ def run_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir:
     return AssayOutcome(*combine_assays(exp, results, prov), failures, plots)
 
 
-class PendingAssays:
-    """:func:`run_assays` started by :func:`start_assays`; :meth:`wait` returns its outcome."""
-
-    def __init__(self, running: Forked):
-        self._running = running
-
-    def wait(self, prov: Provenance) -> AssayOutcome:
-        """Wait for the assays, add their provenance record to ``prov`` and return what they gave."""
-        outcome, record = self._running.wait()[0]
-        prov.merge(record)
-        return outcome
+def _record_assays(done: list[tuple[AssayOutcome, Provenance]], prov: Provenance) -> AssayOutcome:
+    """Add the assays' provenance record, made apart, to ``prov``; return their outcome."""
+    outcome, record = done[0]
+    prov.merge(record)
+    return outcome
 
 
-def start_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_dir: Path | None) -> PendingAssays:
+def start_assays(exp: Experiment, prov: Provenance, settings: Settings,
+                 plots_dir: Path | None) -> Pending[AssayOutcome]:
     """Start :func:`run_assays` in a forked process (where that is safe) and return at once.
 
     The assays do not depend on the flow panels, so ``analyze`` fits the
     standard curves and draws their plots while it gates. The work records its
-    provenance apart; :meth:`PendingAssays.wait` adds it to ``prov`` (where
+    provenance apart; :meth:`Pending.wait` adds it to ``prov`` (where
     forking is not safe the assays run here, before this returns).
     """
 
@@ -423,7 +430,8 @@ def start_assays(exp: Experiment, prov: Provenance, settings: Settings, plots_di
         record = Provenance(prov.command)
         return run_assays(exp, record, settings, plots_dir), record
 
-    return PendingAssays(fork_start(apart, [None]) if exp.spec.assays else Forked(apart, [apart(None)]))
+    running = fork_start(apart, [None]) if exp.spec.assays else Forked(apart, [apart(None)])
+    return Pending(running, _record_assays)
 
 
 def combine_assays(exp: Experiment, results: list[tuple[str, AssayResult]], prov: Provenance
@@ -523,11 +531,10 @@ def analyze(experiment: str | PathLike[str], out: str | PathLike[str], settings:
     exp = read_experiment(experiment, allow=allow)
     prov = start_provenance(exp, out, settings)
     plots_dir = out / "plots" if settings.plots else None
-    panels = [p for p in exp.spec.panels if not exp.files(p).empty]
-    say(f"gating {len(panels)} panel(s) ({len(exp.files())} files) and fitting {len(exp.spec.assays)} "
-        "assay export(s)")
     assaying = start_assays(exp, prov, settings, plots_dir)
     gating = start_flow(exp, plots_dir, out / "gates")
+    say(f"gating {len(flow_panels(exp))} panel(s) ({len(exp.files())} files) and fitting "
+        f"{len(exp.spec.assays)} assay export(s)")
     _load_finish()  # while the panels are gated elsewhere
     flow = gating.wait(prov)
     assays = assaying.wait(prov)
