@@ -31,6 +31,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
+from functools import lru_cache
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
@@ -92,6 +94,24 @@ def single_threaded() -> None:
     except ImportError:  # the variables still hold for any library loaded from now on
         return
     threadpool_limits(1)
+
+
+def one_thread(user_api: str | None = None) -> AbstractContextManager[Any]:
+    """A context in which the BLAS (``user_api="blas"``) or every BLAS/OpenMP library loaded runs one thread.
+
+    As :func:`threadpoolctl.threadpool_limits`, which finds the loaded
+    libraries again on every call (about a millisecond: hundreds of calls in
+    an analysis); here they are found once for as long as no module is
+    imported (a new extension module may load a new library).
+    """
+    return _thread_pools(len(sys.modules)).limit(limits=1, user_api=user_api)
+
+
+@lru_cache(maxsize=1)
+def _thread_pools(n_modules: int) -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _exit_quietly(signum: int, frame: Any) -> None:

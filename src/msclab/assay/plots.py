@@ -14,11 +14,17 @@ from .._files import atomic_path
 from .qc import Calibration
 
 
+#: Figure size (inches) and fixed margins with room for six-digit signal ticks and a two-line title
+#: (``tight_layout`` would lay every text out once more: half the time of a curve plot).
+_FIGSIZE = (5.5, 4.0)
+_MARGINS = {"left": 0.15, "right": 0.97, "bottom": 0.12, "top": 0.88}
+
+
 def plot_curve(cal: Calibration, samples: pd.DataFrame | None = None, title: str = "") -> Figure:
     """Plot one calibration on a new figure (no pyplot, no backend change); see :func:`draw_curve`."""
-    fig = Figure(figsize=(5.5, 4.0))
+    fig = Figure(figsize=_FIGSIZE)
+    fig.subplots_adjust(**_MARGINS)
     draw_curve(fig.subplots(), cal, samples, title)
-    fig.tight_layout()
     return fig
 
 

@@ -13,9 +13,13 @@ analysis code. Bad input never prints a traceback:
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import importlib
+import os
 import sys
+import threading
+from typing import NoReturn
 
 import click
 import typer
@@ -126,8 +130,40 @@ def _root(
 
 
 def main() -> None:
-    """Entry point of the ``msclab`` console script."""
-    sys.exit(app())
+    """Entry point of the ``msclab`` console script.
+
+    When the command has finished, its exit handlers run and the process
+    ends at once (:func:`_leave`): tearing down the interpreter, which frees
+    every object of pandas, matplotlib and scipy one by one, took half a
+    second after ``msclab analyze`` and changes nothing on disk.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        _leave(exc.code)
+    _leave(0)
+
+
+def _leave(code: object) -> NoReturn:
+    """Exit with ``code`` (as :func:`sys.exit`) after the exit handlers, without the interpreter's teardown.
+
+    Only when nothing else runs: with another thread alive (whose end the
+    interpreter would wait for) or without CPython's exit-handler runner,
+    the exit is the normal one.
+    """
+    run_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_handlers is None or threading.active_count() > 1:
+        sys.exit(code)
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    run_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe: nothing more can be written there
+            pass
+    os._exit(code or 0)
 
 
 __all__ = ["COMMANDS", "app", "load_command", "main"]

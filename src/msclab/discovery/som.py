@@ -250,7 +250,7 @@ def split_nodes(x: np.ndarray, codes: np.ndarray, node: np.ndarray, *, seed: int
         The node of each event after the splits.
     """
     from sklearn.mixture import GaussianMixture
-    from threadpoolctl import threadpool_limits
+    from .._parallel import one_thread
 
     codes = np.array(codes, dtype=np.float64)
     node = np.array(node)
@@ -260,7 +260,7 @@ def split_nodes(x: np.ndarray, codes: np.ndarray, node: np.ndarray, *, seed: int
     added, origin = [], []
     # One BLAS/OpenMP thread: these fits are small, and threads waiting on each other made them 30 times
     # slower on a busy 2-core machine (k-means start of a 2,000 x 10 fit: 0.97 s against 0.03 s).
-    with threadpool_limits(1):
+    with one_thread():
         for i in range(len(codes)):
             members = order[bounds[i]:bounds[i + 1]]
             if members.size < 2 * SPLIT_MIN_EVENTS:

@@ -18,6 +18,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .._png import write_png
+
 #: Oversampling of the axes content (lines are anti-aliased by reducing it).
 _SCALE = 2
 _TICK_MAJOR, _TICK_MINOR = 4, 2
@@ -50,6 +52,18 @@ def log_density_rgb(counts: np.ndarray, cmap: str = "viridis") -> np.ndarray:
         level = np.log(counts[filled]) / np.log(top) if top > 1 else np.zeros(int(filled.sum()))
         rgb[filled] = colour_table(cmap)[np.clip((level * 256).astype(int), 0, 255)]
     return rgb
+
+
+@lru_cache(maxsize=1024)
+def _label(text: str, size: int, anchor: str, vertical: bool) -> tuple[Image.Image, tuple[int, int]]:
+    """The coverage mask of a text and its offset from the anchor point (rendered once: tick labels repeat)."""
+    left, top, right, bottom = font(size).getbbox(text, anchor=anchor)
+    mask = Image.new("L", (right - left, bottom - top), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, font=font(size), fill=255, anchor=anchor)
+    if not vertical:
+        return mask, (left, top)
+    mask = mask.rotate(90, expand=True)
+    return mask, (-(mask.width // 2), -(mask.height // 2))
 
 
 class Panel:
@@ -115,16 +129,9 @@ class Canvas:
 
     def text(self, xy: tuple[float, float], text: str, size: int, *, anchor: str = "mm", colour: str = "black",
              vertical: bool = False) -> None:
-        """Text at ``xy`` (a Pillow anchor; ``vertical`` turns it 90 degrees, centred on ``xy``)."""
-        if not vertical:
-            self.draw.text(xy, text, font=font(size), fill=colour, anchor=anchor)
-            return
-        left, top, right, bottom = font(size).getbbox(text, anchor="lt")
-        label = Image.new("L", (right + 2, bottom + 2), 0)
-        ImageDraw.Draw(label).text((1, 1), text, font=font(size), fill=255, anchor="lt")
-        label = label.rotate(90, expand=True)
-        at = (round(xy[0] - label.width / 2), round(xy[1] - label.height / 2))
-        self.image.paste(Image.new("RGB", label.size, colour), at, label)
+        """Text at ``xy`` (a Pillow anchor, at the nearest pixel; ``vertical`` turns it 90 degrees, centred on ``xy``)."""
+        mask, (dx, dy) = _label(text, size, "mm" if vertical else anchor, vertical)
+        self.image.paste(colour, (round(xy[0]) + dx, round(xy[1]) + dy), mask)
 
     def text_box(self, xy: tuple[int, int], lines: Sequence[str], size: int, colour: str) -> None:
         """Lines of text on a translucent white box whose top-left corner is ``xy``."""
@@ -162,5 +169,5 @@ class Canvas:
         return widest
 
     def save_png(self, path) -> None:
-        """Write the image as PNG (no time stamp or other varying metadata)."""
-        self.image.save(path, format="PNG")
+        """Write the image as PNG (:func:`msclab._png.write_png`: no time stamp or other varying metadata)."""
+        write_png(path, np.asarray(self.image))

@@ -36,8 +36,8 @@ import yaml
 from scipy.signal import find_peaks
 from scipy.stats import chi2, gaussian_kde
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
+from .._parallel import one_thread
 from ..errors import MsclabError
 from ..experiment.plate import normalise_well, parse_well
 from ..io import read_fcs
@@ -119,7 +119,7 @@ def bead_groups(events: pd.DataFrame, groups: list[str], scatter: tuple[str, str
     """Bead group of every event (empty string outside every group)."""
     xy = _log(events[list(scatter)].to_numpy())
     n = len(groups)
-    with threadpool_limits(1):  # BLAS threads only slow a mixture of a few thousand 2-D points
+    with one_thread():  # BLAS threads only slow a mixture of a few thousand 2-D points
         gmm = GaussianMixture(n + NOISE_COMPONENTS, random_state=seed, n_init=3).fit(xy)
     label = gmm.predict(xy)
     size = np.array([np.linalg.det(c) for c in gmm.covariances_])

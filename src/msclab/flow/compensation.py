@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
+from .._parallel import one_thread
 from ..errors import MsclabError
 
 
@@ -134,13 +134,13 @@ class Spillover:
         threading on a busy 2-core machine.
         """
         inverse = self.inverse if columns is None else self.inverse[:, list(columns)]
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_thread("blas"):
             return block @ inverse
 
     def compensated_columns(self, block: np.ndarray, columns: Sequence[int]) -> np.ndarray:
         """Return ``(block @ inv(S)[:, columns]).T``: row ``k`` = compensated detector ``columns[k]``."""
         inverse = self.inverse[:, list(columns)]
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_thread("blas"):
             return inverse.T @ block.T
 
     def column_indices(self, channels: Sequence[str]) -> list[int]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
+from ..._parallel import one_thread
 from ...errors import MsclabError
 from ..channels import ChannelIndex
 from ..compensation import Spillover, spillover_from_anndata, spillover_from_fcs
@@ -230,7 +230,7 @@ class _Values:
             columns = [matrix.detectors.index(sources[k][2]) for k in ks]
             products.append((ks, matrix.column_indices(self.events.channels),
                              np.ascontiguousarray(matrix.inverse[:, columns].T)))
-        with threadpool_limits(limits=1, user_api="blas"):  # skinny products: one thread is fastest
+        with one_thread("blas"):  # skinny products: one thread is fastest
             for start in range(0, n, _BLOCK_EVENTS):
                 stop = min(start + _BLOCK_EVENTS, n)
                 block = data[start:stop] if rows is None else np.take(data, rows[start:stop], axis=0)

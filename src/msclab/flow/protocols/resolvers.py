@@ -27,8 +27,8 @@ from scipy import stats
 from scipy.ndimage import distance_transform_edt, gaussian_filter1d
 from scipy.signal import find_peaks
 from sklearn.cluster import KMeans
-from threadpoolctl import threadpool_limits
 
+from ..._parallel import one_thread
 from ...errors import MsclabError
 from ._mixture import GaussianMixture
 from ._peaks import by_row, find_peaks_rows
@@ -358,7 +358,7 @@ def cluster_gate(x: np.ndarray, y: np.ndarray, *, components: int, select: str |
     direction = _direction(select)
     median = np.median(z, axis=0)
     lowest = 1 if direction is None else 2
-    with threadpool_limits(1):  # BLAS threads slow these small problems down many-fold
+    with one_thread():  # BLAS threads slow these small problems down many-fold
         highest = max(lowest, components) + (0 if direction is None else 1)
         candidates = _candidates(z, lowest, highest, direction)
         gmm = min(candidates, key=lambda g: g.bic(z))
