@@ -101,3 +101,16 @@ def test_errors_to_a_pipe_are_not_wrapped(tmp_path):
     assert str(deep) in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and all(str(deep) in line for line in lines), result.stderr  # heading + one problem
+
+
+@pytest.mark.parametrize(("args", "code", "printed"), [(["--version"], 0, "msclab "), (["analyze", "--bogus"], 2, "")])
+def test_the_quick_exit_keeps_the_exit_code_the_output_and_the_exit_handlers(args, code, printed):
+    """``main`` ends the process without the interpreter's teardown: the code, buffered output and handlers stay."""
+    script = ("import atexit, sys\n"
+              "atexit.register(print, 'exit handler ran')\n"
+              "from msclab.cli import main\n"
+              f"sys.argv = ['msclab', *{args!r}]\n"
+              "main()\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == code, result.stderr
+    assert result.stdout.startswith(printed) and result.stdout.endswith("exit handler ran\n"), result.stdout
