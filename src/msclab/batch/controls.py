@@ -126,31 +126,55 @@ def controls_of(sample: str, rows: pd.DataFrame, needs: Sequence[ControlNeed]) -
     needs
         From :func:`control_needs`.
     """
-    by_id = {str(r["sample_id"]): r for r in rows.to_dict("records")}
-    everyone = [sid for sid, r in by_id.items() if is_control(r)]
-    found: set[str] = set()
-    for need in needs:
-        if need.kind is None:
-            found.update(everyone)
-            continue
-        controls, how = match_controls(sample, by_id[sample], by_id, need.kind, need.marker, need.match)
-        if how != "self":
-            found.update(controls)
-    found.discard(sample)
-    return [sid for sid in by_id if sid in found]
+    return _Controls(rows, needs).of(sample)
 
 
 def closure(targets: Sequence[str], rows: pd.DataFrame, needs: Sequence[ControlNeed]) -> list[str]:
     """Return ``targets`` and every control they depend on, transitively, in samplesheet order."""
-    done: set[str] = set()
-    todo = list(targets)
-    while todo:
-        sid = todo.pop()
-        if sid in done:
-            continue
-        done.add(sid)
-        todo += controls_of(sid, rows, needs)
-    return [sid for sid in rows["sample_id"].astype(str) if sid in done]
+    return _Controls(rows, needs).closure(targets)
+
+
+class _Controls:
+    """:func:`controls_of` and :func:`closure` for one panel's rows, each sample's controls found once.
+
+    Planning a plate asks for the same samples' controls thousands of times
+    (every candidate task's closure); the rows are read into records once.
+    """
+
+    def __init__(self, rows: pd.DataFrame, needs: Sequence[ControlNeed]) -> None:
+        self.by_id = {str(r["sample_id"]): r for r in rows.to_dict("records")}
+        self.order = [str(s) for s in rows["sample_id"]]
+        self.needs = needs
+        self._everyone = [sid for sid, r in self.by_id.items() if is_control(r)]
+        self._found: dict[str, list[str]] = {}
+
+    def of(self, sample: str) -> list[str]:
+        """The control samples ``sample`` is gated with (directly), in samplesheet order."""
+        if sample not in self._found:
+            found: set[str] = set()
+            for need in self.needs:
+                if need.kind is None:
+                    found.update(self._everyone)
+                    continue
+                controls, how = match_controls(sample, self.by_id[sample], self.by_id, need.kind, need.marker,
+                                               need.match)
+                if how != "self":
+                    found.update(controls)
+            found.discard(sample)
+            self._found[sample] = [sid for sid in self.by_id if sid in found]
+        return list(self._found[sample])
+
+    def closure(self, targets: Sequence[str]) -> list[str]:
+        """``targets`` and every control they depend on, transitively, in samplesheet order."""
+        done: set[str] = set()
+        todo = list(targets)
+        while todo:
+            sid = todo.pop()
+            if sid in done:
+                continue
+            done.add(sid)
+            todo += self.of(sid)
+        return [sid for sid in self.order if sid in done]
 
 
 def all_controls(targets: Sequence[str], rows: pd.DataFrame) -> list[str]:
@@ -185,20 +209,21 @@ def task_groups(todo: Sequence[str], rows: pd.DataFrame, needs: Sequence[Control
         Per task, the samples whose results it keeps and the samples it gates
         (``targets`` and their :func:`closure`), in samplesheet order.
     """
+    controls = _Controls(rows, needs)
     by_controls: dict[tuple[str, ...], list[str]] = {}
     for sid in todo:
-        by_controls.setdefault(tuple(controls_of(sid, rows, needs)), []).append(sid)
+        by_controls.setdefault(tuple(controls.of(sid)), []).append(sid)
     size = samples_per_task or len(todo) or 1
     chunks = [members[i:i + size] for members in by_controls.values() for i in range(0, len(members), size)]
-    chunks.sort(key=lambda chunk: -len(closure(chunk, rows, needs)))
+    chunks.sort(key=lambda chunk: -len(controls.closure(chunk)))
     pending, groups = set(todo), []
     for chunk in chunks:
         targets = [sid for sid in chunk if sid in pending]
         if not targets:
             continue
-        subset = closure(targets, rows, needs)
+        subset = controls.closure(targets)
         targets += [sid for sid in subset if sid in pending and sid not in targets
-                    and set(closure([sid], rows, needs)) <= set(subset)]
+                    and set(controls.closure([sid])) <= set(subset)]
         pending -= set(targets)
         groups.append(([sid for sid in subset if sid in targets], subset))
     return groups

@@ -146,6 +146,7 @@ def _panel_units(plate: str, exp: Experiment, name: str, panel: Panel, settings:
             needs = control_needs(protocol, panel.markers, panel.controls)
     except MsclabError as exc:
         protocol_record, pooled, needs = {"error": str(exc)}, True, []
+    hashes.prefetch(rows["file"])
     records = {r["sample_id"]: _row_record(r, hashes) for r in rows.to_dict("records")}
     for sid, path in overrides_of(exp.root, name, records).items():  # a gate override keys its sample's result
         records[sid]["override_sha256"] = hashes(path)
