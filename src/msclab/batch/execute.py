@@ -32,6 +32,17 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Dask settings of the embedded cluster's workers (see :func:`local_cluster`).
+_WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The statistical profiler (a stack sample every 10 ms) and the system monitor feed the dashboard,
+    # which the embedded cluster does not serve; the event-loop health tick every 20 ms only warns.
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "10s",
+    "distributed.admin.tick.interval": "1s",
+}
+
+
 def local_cluster(workers: int | None = None) -> LocalCluster:
     """Start an embedded :class:`~distributed.LocalCluster` for msclab: ``workers`` x 1 thread, in processes.
 
@@ -40,7 +51,11 @@ def local_cluster(workers: int | None = None) -> LocalCluster:
     zeroed afresh; on 100,000-event samples that made the same tasks take
     about 1.5x the time of a serial run (see ``benchmarks/bench_batch.py``).
     The workers here keep glibc's adaptive threshold; they hold one task's
-    samples at a time, so their memory stays bounded without trimming.
+    samples at a time, so their memory stays bounded without trimming. They
+    also run without Dask's statistical profiler, with the system monitor
+    every 10 s and the event-loop tick every second (defaults: 10 ms, 0.5 s,
+    20 ms): those feed a dashboard this cluster does not serve, and cost a
+    lone worker 5-7% of a task's CPU time (``benchmarks/bench_batch.py``).
 
     Ctrl-C is the command's to handle: the workers share the terminal's
     process group, and a worker interrupted while it starts prints a
@@ -64,7 +79,7 @@ def local_cluster(workers: int | None = None) -> LocalCluster:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        with dask.config.set(_WORKER_CONFIG):
             return LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                 dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
                                 silence_logs=logging.CRITICAL)
