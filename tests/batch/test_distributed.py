@@ -90,3 +90,46 @@ def test_embedded_cluster_workers_keep_glibc_adaptive_mmap_threshold_and_run_no_
 
     with local_cluster(1) as cluster, Client(cluster) as client:
         assert list(client.run(_worker_settings).values()) == [(None, False, 1.0)]
+
+
+def test_dask_run_submits_each_experiment_as_it_is_planned_and_runs_them_workers_at_a_time(copy_study, tmp_path):
+    """The workers start on the first experiment while the next ones are planned; experiments are taken as many
+    at a time as there are workers (so the last assembles run side by side), an assemble before any other task."""
+    from distributed import get_client
+
+    from msclab.batch.execute import run_dask
+    from msclab.batch.hashing import FileHashes
+    from msclab.batch.inputs import resolve_inputs
+    from msclab.batch.plan import plan_experiment
+
+    from .conftest import SETTINGS
+
+    items = resolve_inputs([copy_study(f"plate{i}") for i in range(1, 4)])
+    seen: dict[str, object] = {}
+
+    def submitted() -> set[str]:
+        return {str(key) for key in get_client().futures}
+
+    def priorities() -> dict[str, int]:
+        return get_client().run_on_scheduler(
+            lambda dask_scheduler: {str(k): ts.priority[0] for k, ts in dask_scheduler.tasks.items()})
+
+    def plans():
+        for i, item in enumerate(items):
+            if i:  # the previous experiment's tasks are submitted before this one is planned
+                seen[item.name] = {k for k in submitted() if k.endswith(f"-{items[i - 1].name}")}
+            yield plan_experiment(item, tmp_path / "out", SETTINGS, FileHashes())
+        for _ in range(100):  # submissions reach the scheduler in batches
+            seen["priority"] = priorities()
+            if "t-assemble-plate3" in seen["priority"]:
+                break
+            time.sleep(0.1)
+
+    runner = run_dask(plans(), workers=2, run_id="t")
+    next(runner)
+    runner.close()
+    assert "t-assemble-plate1" in seen["plate2"] and "t-assemble-plate2" in seen["plate3"]
+    priority = seen["priority"]  # dask's scheduler runs the lowest first: minus the submitted priority
+    assert priority["t-assemble-plate3"] == -1
+    assert priority["t-flow-plate1-0"] == priority["t-flow-plate2-0"] == 0
+    assert priority["t-flow-plate3-0"] == 1

@@ -5,7 +5,8 @@ yield their summaries as tasks finish, so the results do not depend on where
 they ran. On Dask, the assemble task of an experiment takes the futures of the
 experiment's tasks as arguments, so the scheduler runs it once they are all
 done; every task is submitted at once and the scheduler balances them across
-workers. Workers need msclab installed and the inputs and ``OUT`` at the same
+workers, the experiments as many at a time as there are workers (so the last
+assembles run side by side, not one alone while the other workers idle). Workers need msclab installed and the inputs and ``OUT`` at the same
 paths (a shared file system on a multi-machine cluster).
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .plan import ExperimentPlan
@@ -117,14 +118,16 @@ def _lost(task: Any, kind: str, exc: BaseException) -> dict[str, Any]:
                        "output": None, "stored": False, "computed": True} for s, sid, key in units]}
 
 
-def run_dask(plans: Sequence[ExperimentPlan], *, workers: int | None = None, scheduler: str | None = None,
+def run_dask(plans: Iterable[ExperimentPlan], *, workers: int | None = None, scheduler: str | None = None,
              run_id: str = "batch") -> Iterator[dict[str, Any]]:
     """Run every task on dask.distributed; yield each summary as it finishes.
 
     Parameters
     ----------
     plans
-        The experiments' plans.
+        The experiments' plans. Each one's tasks are submitted as it comes,
+        so with a generator that plans them one by one the workers start on
+        the first experiment while the next are planned.
     workers
         Workers of an embedded cluster (:func:`local_cluster`); default
         :func:`default_workers`.
@@ -143,17 +146,25 @@ def run_dask(plans: Sequence[ExperimentPlan], *, workers: int | None = None, sch
     try:
         tasks: dict[Any, tuple[str, Any]] = {}
         ready = []
+        side_by_side = max(1, len(client.scheduler_info()["workers"]))
+        to_run = 0
         for plan in plans:
             if plan.done:
                 ready.append(cached_assemble(plan.assemble))
                 continue
+            # Experiments are taken as many at a time as there are workers, so the last ones finish together
+            # and their assembles run side by side, not one alone at the end; an assemble goes first.
+            priority = -(to_run // side_by_side)
+            to_run += 1
             deps = []
             for i, task in enumerate(plan.flow):
-                future = client.submit(run_flow_task, task, key=f"{run_id}-flow-{plan.input.name}-{i}", pure=False)
+                future = client.submit(run_flow_task, task, key=f"{run_id}-flow-{plan.input.name}-{i}", pure=False,
+                                       priority=priority)
                 tasks[future] = ("flow", task)
                 deps.append(future)
             for i, task in enumerate(plan.assays):
-                future = client.submit(run_assay_task, task, key=f"{run_id}-assay-{plan.input.name}-{i}", pure=False)
+                future = client.submit(run_assay_task, task, key=f"{run_id}-assay-{plan.input.name}-{i}", pure=False,
+                                       priority=priority)
                 tasks[future] = ("assay", task)
                 deps.append(future)
             future = client.submit(run_assemble_task, plan.assemble, *deps, key=f"{run_id}-assemble-{plan.input.name}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from os import PathLike
@@ -122,17 +122,12 @@ def run_batch(inputs: Sequence[str | PathLike[str]], out: str | PathLike[str], *
     registry.start_run(run_id, " ".join(sys.argv), __version__, mode, 0 if workers == 0 else workers or 0)
     result = BatchResult(run_id, out)
     try:
-        plans = _plan(items, out, settings, samples_per_task, registry, run_id, result)
-        cached = {p.input.name: _cached_units(p) for p in plans}
-        for plate, units in cached.items():
-            registry.units(run_id, plate, units, started=None, finished=None, worker="")
-            result.cached += len(units)
-        reporter.start(run_id, len(items), sum(len(p.units) for p in plans), result.cached,
-                       sum(u["status"] == "failed" for units in cached.values() for u in units))
-        for failure in result.failures:
-            reporter.plate_failed(failure["plate"], failure["reason"])
-        runner = run_serial(plans) if workers == 0 and not scheduler else run_dask(
-            plans, workers=workers, scheduler=scheduler, run_id=run_id)
+        plans: list[ExperimentPlan] = []
+        planning = _plan(items, out, settings, samples_per_task, registry, run_id, result, reporter, plans)
+        if workers == 0 and not scheduler:
+            runner = run_serial(list(planning))
+        else:  # each experiment's tasks start while the next ones are planned
+            runner = run_dask(planning, workers=workers, scheduler=scheduler, run_id=run_id)
         qc = _record(runner, plans, registry, run_id, reporter, result)
         _write_qc(out, registry, run_id, result, [(p.input.name, qc[p.input.name]) for p in plans if p.input.name in qc])
         status = "failed" if result.failures else "done"
@@ -147,9 +142,11 @@ def run_batch(inputs: Sequence[str | PathLike[str]], out: str | PathLike[str], *
 
 
 def _plan(items, out: Path, settings: Settings, samples_per_task: int | None, registry: Registry, run_id: str,
-          result: BatchResult) -> list[ExperimentPlan]:
+          result: BatchResult, reporter: Reporter, plans: list[ExperimentPlan]) -> Iterator[ExperimentPlan]:
+    """Plan the experiments one by one, yielding each plan (and appending it to ``plans``) with its cached units
+    recorded; once all are planned, start ``reporter`` with the totals."""
     hashes = FileHashes()
-    plans = []
+    failed = 0
     for item in items:
         try:
             plan = plan_experiment(item, out, settings, hashes, samples_per_task)
@@ -158,14 +155,24 @@ def _plan(items, out: Path, settings: Settings, samples_per_task: int | None, re
             result.failures.append({"plate": item.name, "stage": "experiment", "sample_id": "", "reason": str(exc)})
             continue
         registry.plate(run_id, item.name, str(item.manifest), plan.assemble.key, "running", n_units=len(plan.units))
+        cached = _cached_units(plan)
+        registry.units(run_id, item.name, cached, started=None, finished=None, worker="")
+        result.cached += len(cached)
+        failed += sum(u["status"] == "failed" for u in cached)
         plans.append(plan)
-    return plans
+        yield plan
+    reporter.start(run_id, len(items), sum(len(p.units) for p in plans), result.cached, failed)
+    for failure in result.failures:
+        reporter.plate_failed(failure["plate"], failure["reason"])
 
 
 def _record(runner, plans: Sequence[ExperimentPlan], registry: Registry, run_id: str, reporter: Reporter,
             result: BatchResult) -> dict[str, dict[str, Any]]:
-    """Record every task summary as it arrives; return each experiment's QC record."""
-    by_name = {p.input.name: p for p in plans}
+    """Record every task summary as it arrives; return each experiment's QC record.
+
+    ``plans`` may still be filled while the runner plans (:func:`run_dask` with :func:`_plan`).
+    """
+    by_name: dict[str, ExperimentPlan] = {}
     qc: dict[str, dict[str, Any]] = {}
     first_start: dict[str, float] = {}  # a plate's wall time runs from its first task's start to its assembly's end
     for summary in runner:
@@ -178,6 +185,8 @@ def _record(runner, plans: Sequence[ExperimentPlan], registry: Registry, run_id:
             result.computed += sum(u["computed"] for u in units)
             reporter.task(summary)
             continue
+        if plate not in by_name:
+            by_name.update((p.input.name, p) for p in plans)
         unit = units[0]
         record = unit.get("record", {})
         failed = [{"plate": plate, "stage": f["stage"], "sample_id": f["sample_id"], "reason": f["reason"]}
