@@ -33,9 +33,13 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: Dask settings of the embedded cluster's workers (see :func:`local_cluster`).
-_WORKER_CONFIG = {
+#: Dask settings of the embedded cluster (see :func:`local_cluster`).
+_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # Every task goes to a worker when submitted and each worker runs its tasks in priority order (run_dask's
+    # order of experiments). With the scheduler's queue, the first tasks, handed to the workers at once, were
+    # passed over by queued ones: the first experiment finished last and the workers' loads differed by 16%.
+    "distributed.scheduler.worker-saturation": float("inf"),
     # The statistical profiler (a stack sample every 10 ms) and the system monitor feed the dashboard,
     # which the embedded cluster does not serve; the event-loop health tick every 20 ms only warns.
     "distributed.worker.profile.enabled": False,
@@ -52,8 +56,11 @@ def local_cluster(workers: int | None = None) -> LocalCluster:
     zeroed afresh; on 100,000-event samples that made the same tasks take
     about 1.5x the time of a serial run (see ``benchmarks/bench_batch.py``).
     The workers here keep glibc's adaptive threshold; they hold one task's
-    samples at a time, so their memory stays bounded without trimming. They
-    also run without Dask's statistical profiler, with the system monitor
+    samples at a time, so their memory stays bounded without trimming. The
+    scheduler hands every task to a worker when it is submitted (no queue:
+    ``worker-saturation`` infinite), so each worker runs its tasks in the
+    priority order :func:`run_dask` gives. The workers run without Dask's
+    statistical profiler, with the system monitor
     every 10 s and the event-loop tick every second (defaults: 10 ms, 0.5 s,
     20 ms): those feed a dashboard this cluster does not serve, and cost a
     lone worker 5-7% of a task's CPU time (``benchmarks/bench_batch.py``).
@@ -80,7 +87,7 @@ def local_cluster(workers: int | None = None) -> LocalCluster:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with dask.config.set(_WORKER_CONFIG):
+        with dask.config.set(_CLUSTER_CONFIG):
             return LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                 dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
                                 silence_logs=logging.CRITICAL)
@@ -118,6 +125,10 @@ def _lost(task: Any, kind: str, exc: BaseException) -> dict[str, Any]:
                        "output": None, "stored": False, "computed": True} for s, sid, key in units]}
 
 
+#: Priority span of one group of experiments run side by side (more than any experiment's tasks).
+_GROUP_SPAN = 1_000_000
+
+
 def run_dask(plans: Iterable[ExperimentPlan], *, workers: int | None = None, scheduler: str | None = None,
              run_id: str = "batch") -> Iterator[dict[str, Any]]:
     """Run every task on dask.distributed; yield each summary as it finishes.
@@ -152,19 +163,21 @@ def run_dask(plans: Iterable[ExperimentPlan], *, workers: int | None = None, sch
             if plan.done:
                 ready.append(cached_assemble(plan.assemble))
                 continue
-            # Experiments are taken as many at a time as there are workers, so the last ones finish together
-            # and their assembles run side by side, not one alone at the end; an assemble goes first.
-            priority = -(to_run // side_by_side)
+            # Experiments are run as many at a time as there are workers, their tasks interleaved (the j-th
+            # task of each has the same priority; Dask runs the earlier submitted first on a tie), so they
+            # finish together and their assembles run side by side, not one alone at the end. An assemble
+            # goes before any other task.
+            first = -(to_run // side_by_side) * _GROUP_SPAN
             to_run += 1
             deps = []
             for i, task in enumerate(plan.flow):
                 future = client.submit(run_flow_task, task, key=f"{run_id}-flow-{plan.input.name}-{i}", pure=False,
-                                       priority=priority)
+                                       priority=first - i)
                 tasks[future] = ("flow", task)
                 deps.append(future)
             for i, task in enumerate(plan.assays):
                 future = client.submit(run_assay_task, task, key=f"{run_id}-assay-{plan.input.name}-{i}", pure=False,
-                                       priority=priority)
+                                       priority=first - len(plan.flow) - i)
                 tasks[future] = ("assay", task)
                 deps.append(future)
             future = client.submit(run_assemble_task, plan.assemble, *deps, key=f"{run_id}-assemble-{plan.input.name}",
