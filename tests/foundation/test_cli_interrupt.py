@@ -56,3 +56,32 @@ def test_interrupted_batch_prints_one_line_exits_130_and_marks_plates(tmp_path, 
         statuses = {s for (s,) in db.execute("SELECT status FROM plates")}
     assert "running" not in statuses and "interrupted" in statuses
     assert not list(out.rglob("*.tmp*")), "a half-written output was left behind"
+
+
+FINALISER_INTERRUPTED = """
+import signal
+from msclab.cli._common import quiet_interrupts
+quiet_interrupts()
+
+class Closing:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C arrives while a finaliser runs
+        for _ in range(1000):
+            pass
+
+try:
+    Closing()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    print("carried on")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_ctrl_c_that_lands_in_a_finaliser_still_interrupts_the_command():
+    """Python cannot raise an interrupt from a finaliser; the command must not carry on as if none came."""
+    done = subprocess.run([sys.executable, "-c", FINALISER_INTERRUPTED], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "interrupted", done.stdout + done.stderr
+    assert done.stderr == ""

@@ -152,6 +152,7 @@ def quiet_interrupts() -> None:
     :class:`GuardedGroup`, which prints one line and exits 130. The atomic
     output writers (``msclab._files``) never leave a half-written file.
     """
+    import _thread
     import logging
     import signal
     import threading
@@ -160,7 +161,17 @@ def quiet_interrupts() -> None:
         return
 
     def hook(unraisable) -> None:
-        """After Ctrl-C, errors of objects and atexit callbacks shutting down are its consequence: not shown."""
+        """After Ctrl-C, errors of objects and atexit callbacks shutting down are its consequence: not shown.
+
+        The interrupt itself, when the signal arrived while a finaliser ran (Python
+        cannot raise it from there and the command would carry on), is signalled
+        again from a timer thread, so that it reaches the main code once the
+        finaliser has returned.
+        """
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            timer = threading.Timer(0.05, _thread.interrupt_main)
+            timer.daemon = True
+            timer.start()
 
     def on_interrupt(signum, frame) -> None:
         for name in ("distributed", "tornado", "asyncio", "bokeh"):
