@@ -65,6 +65,8 @@ class _State:
     debug: bool = False
     #: Whether rerunning the interrupted command resumes it (``msclab batch``).
     resumable: bool = False
+    #: Whether a Ctrl-C has reached the command's code (then a later one swallowed in a finaliser is not re-raised).
+    interrupt_seen: bool = False
 
 
 state = _State()
@@ -169,9 +171,13 @@ def quiet_interrupts() -> None:
         finaliser has returned.
         """
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
-            timer = threading.Timer(0.05, _thread.interrupt_main)
+            timer = threading.Timer(0.05, signal_again)
             timer.daemon = True
             timer.start()
+
+    def signal_again() -> None:
+        if not state.interrupt_seen:  # not while the command is already ending on the first one
+            _thread.interrupt_main()
 
     def on_interrupt(signum, frame) -> None:
         for name in ("distributed", "tornado", "asyncio", "bokeh"):
@@ -208,6 +214,7 @@ class GuardedGroup(TyperGroup):
         except _ClickException as exc:
             sys.exit(_show_usage_error(exc))
         except typer.Abort:
+            state.interrupt_seen = True
             print_error(interrupted_message(), label="interrupted")
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
@@ -221,6 +228,7 @@ class GuardedGroup(TyperGroup):
             print_error(str(exc), keep=[str(exc.file)] if exc.file is not None else [])
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
+            state.interrupt_seen = True
             if state.debug:
                 raise
             print_error(interrupted_message(state.resumable), label="interrupted")
